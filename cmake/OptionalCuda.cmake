@@ -1,0 +1,20 @@
+# Finds nvcc (also at the toolkit's default place, which is often not on PATH) and enables CUDA when present.
+# MIXSERVE_CUDA=OFF forces the CPU-only build.
+option(MIXSERVE_CUDA "Build the CUDA kernels when nvcc is available" ON)
+if(MIXSERVE_CUDA AND NOT CMAKE_CUDA_COMPILER)
+  find_program(MIXSERVE_NVCC nvcc HINTS /usr/local/cuda/bin)
+  if(MIXSERVE_NVCC)
+    set(CMAKE_CUDA_COMPILER ${MIXSERVE_NVCC})
+  endif()
+endif()
+if(MIXSERVE_CUDA AND CMAKE_CUDA_COMPILER)
+  enable_language(CUDA)
+  # sm_90a for Hopper-only instructions (wgmma, TMA), sm_80 for the portable path.
+  set(CMAKE_CUDA_ARCHITECTURES 90a-real 80-real)
+  set(CMAKE_CUDA_STANDARD 20)
+  find_package(CUDAToolkit REQUIRED)
+  message(STATUS "mixserve: CUDA ${CMAKE_CUDA_COMPILER_VERSION} enabled (sm_90a, sm_80)")
+else()
+  set(MIXSERVE_CUDA OFF)
+  message(STATUS "mixserve: CUDA disabled; building the CPU path only")
+endif()

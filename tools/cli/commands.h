@@ -1,0 +1,10 @@
+#pragma once
+// The subcommands of the `mixserve` binary. Each parses its own arguments and returns the process exit code;
+// errors print one line naming the file/tensor/argument and return non-zero.
+
+namespace mixserve::cli {
+
+int run_synth(int argc, char** argv);     // tools/cli/synth_command.cpp
+int run_generate(int argc, char** argv);  // tools/cli/generate_command.cpp
+
+}  // namespace mixserve::cli
