@@ -11,10 +11,17 @@ if(MIXSERVE_CUDA AND CMAKE_CUDA_COMPILER)
   enable_language(CUDA)
   # sm_90a for Hopper-only instructions (wgmma, TMA), sm_80 for the portable path.
   set(CMAKE_CUDA_ARCHITECTURES 90a-real 80-real)
-  set(CMAKE_CUDA_STANDARD 20)
+  # CMake 3.25 does not know nvcc 13's C++20 dialect ("CUDA20"): CUDA targets call mixserve_cuda_cxx20(), which
+  # asks CMake for CUDA 17 and passes -std=c++20 itself (nvcc takes the last -std; its redefinition warning is
+  # silenced).
   find_package(CUDAToolkit REQUIRED)
   message(STATUS "mixserve: CUDA ${CMAKE_CUDA_COMPILER_VERSION} enabled (sm_90a, sm_80)")
 else()
   set(MIXSERVE_CUDA OFF)
   message(STATUS "mixserve: CUDA disabled; building the CPU path only")
 endif()
+
+function(mixserve_cuda_cxx20 target)
+  set_target_properties(${target} PROPERTIES CUDA_STANDARD 17)
+  target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-std=c++20 -Xcudafe=--diag_suppress=esa_on_defaulted_function_ignored>)
+endfunction()

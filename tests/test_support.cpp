@@ -15,7 +15,7 @@ namespace mixserve::test {
 
 uint64_t run_seed() {
   static const uint64_t seed = [] {
-    if (const char* env = std::getenv("MIXSERVE_TEST_SEED")) return std::strtoull(env, nullptr, 10);
+    if (const char* env = std::getenv("MIXSERVE_TEST_SEED")) return static_cast<uint64_t>(std::strtoull(env, nullptr, 10));
     return static_cast<uint64_t>(std::random_device{}()) << 32 | std::random_device{}();
   }();
   return seed;

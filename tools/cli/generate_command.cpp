@@ -1,0 +1,110 @@
+// `mixserve generate`: runs the engine end to end on the CPU from prompt token ids (the tokenizer comes later).
+#include <boost/program_options.hpp>
+
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "comm/communicator.h"
+#include "core/thread_pool.h"
+#include "tools/cli/commands.h"
+#include "worker/engine.h"
+
+namespace mixserve::cli {
+namespace {
+
+namespace po = boost::program_options;
+
+Result<std::vector<int32_t>> parse_ids(const std::string& text) {
+  std::vector<int32_t> ids;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    try {
+      size_t used = 0;
+      const long long v = std::stoll(item, &used);
+      if (used != item.size() || v < 0 || v > INT32_MAX) throw std::invalid_argument(item);
+      ids.push_back(static_cast<int32_t>(v));
+    } catch (const std::exception&) {
+      return invalid_argument("--prompt-ids: '" + item + "' is not a token id");
+    }
+  }
+  if (ids.empty()) return invalid_argument("--prompt-ids is empty");
+  return ids;
+}
+
+int fail(const Status& status) {
+  std::fprintf(stderr, "mixserve generate: %s\n", status.to_string().c_str());
+  return 1;
+}
+
+}  // namespace
+
+int run_generate(int argc, char** argv) {
+  std::string model_dir, prompt_ids, weight_format, k_cache, v_cache;
+  GenerateRequest request;
+  EngineOptions options;
+  bool ignore_eos = false;
+  int threads = 0;
+  po::options_description desc("mixserve generate --model DIR --prompt-ids 1,2,3 [options]");
+  desc.add_options()("help,h", "this help")
+      ("model", po::value(&model_dir)->required(), "HF checkpoint directory")
+      ("prompt-ids", po::value(&prompt_ids)->required(), "comma-separated prompt token ids")
+      ("max-tokens", po::value(&request.max_tokens)->default_value(16), "tokens to generate")
+      ("temperature", po::value(&request.sampling.temperature)->default_value(0.0f), "0 is greedy")
+      ("top-k", po::value(&request.sampling.top_k)->default_value(0), "0 is off")
+      ("top-p", po::value(&request.sampling.top_p)->default_value(1.0f), "nucleus mass")
+      ("min-p", po::value(&request.sampling.min_p)->default_value(0.0f), "relative probability floor")
+      ("repetition-penalty", po::value(&request.sampling.repetition_penalty)->default_value(1.0f), "")
+      ("presence-penalty", po::value(&request.sampling.presence_penalty)->default_value(0.0f), "")
+      ("frequency-penalty", po::value(&request.sampling.frequency_penalty)->default_value(0.0f), "")
+      ("seed", po::value(&request.sampling.seed)->default_value(0), "sampling seed")
+      ("ignore-eos", po::bool_switch(&ignore_eos), "do not stop at end-of-sequence tokens")
+      ("weight-format", po::value(&weight_format), "f32|fp16|bf16|int8|int4 (default: the checkpoint's dtype)")
+      ("group-size", po::value(&options.weights.group_size)->default_value(128), "int4 group size: 32, 64 or 128")
+      ("k-cache", po::value(&k_cache)->default_value("fp16"), "K cache format: fp16|bf16|fp8|int8|int4")
+      ("v-cache", po::value(&v_cache)->default_value("fp16"), "V cache format: fp16|bf16|fp8|int8|int4")
+      ("kv-tokens", po::value(&options.kv_tokens)->default_value(16384), "KV cache capacity in tokens")
+      ("threads", po::value(&threads)->default_value(0), "CPU threads (0: all cores)");
+  po::variables_map vm;
+  try {
+    po::store(po::parse_command_line(argc, argv, desc), vm);
+    if (vm.count("help")) {
+      std::cout << desc << "\n";
+      return 0;
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::fprintf(stderr, "mixserve generate: %s\n", e.what());
+    return 2;
+  }
+  auto ids = parse_ids(prompt_ids);
+  if (!ids.ok()) return fail(ids.status());
+  request.prompt = std::move(*ids);
+  if (!weight_format.empty()) {
+    auto format = parse_weight_format(weight_format);
+    if (!format.ok()) return fail(format.status());
+    options.weights.linear_format = *format;
+  }
+  auto k_format = parse_kv_format(k_cache);
+  if (!k_format.ok()) return fail(k_format.status());
+  auto v_format = parse_kv_format(v_cache);
+  if (!v_format.ok()) return fail(v_format.status());
+  options.k_format = *k_format;
+  options.v_format = *v_format;
+
+  ThreadPool pool(threads);
+  LocalCommunicator comm;
+  auto engine = Engine::load(model_dir, options, comm, pool);
+  if (!engine.ok()) return fail(engine.status());
+  if (!ignore_eos) request.eos_ids = (*engine)->config().eos_token_ids;
+  auto tokens = generate_tokens(**engine, request);
+  if (!tokens.ok()) return fail(tokens.status());
+  for (size_t i = 0; i < tokens->size(); ++i) std::printf("%s%d", i ? "," : "", (*tokens)[i]);
+  std::printf("\n");
+  return 0;
+}
+
+}  // namespace mixserve::cli
