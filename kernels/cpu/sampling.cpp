@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <vector>
 
 #include "core/check.h"
 
@@ -11,10 +13,6 @@ namespace {
 // Below this temperature the distribution is a point mass for any practical logit gap; sampling is then
 // greedy, as in vLLM (_SAMPLING_EPS), which also avoids dividing by a denormal.
 constexpr float kGreedyTemperature = 1e-5f;
-// First candidate count tried when top-p must find its nucleus among the whole vocabulary; multiplied by
-// kNucleusGrowth until the nucleus fits, so peaked distributions never sort the vocabulary.
-constexpr int64_t kNucleusFirstTry = 64;
-constexpr int64_t kNucleusGrowth = 8;
 
 uint64_t splitmix64(uint64_t x) {
   x += 0x9E3779B97F4A7C15ull;
@@ -23,12 +21,17 @@ uint64_t splitmix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-// The c ids with the largest v, best first; equal values rank the lower id first. A bounded heap keeps the
-// cost at O(vocab log c) and allocates only c ids.
+// Ranks ids by decreasing value, the lower id first among equal values: a strict total order, so every
+// selection below is deterministic.
+auto better_in(const float* v) {
+  return [v](int32_t a, int32_t b) { return v[a] > v[b] || (v[a] == v[b] && a < b); };
+}
+
+// The c ids with the largest v, best first. A bounded heap keeps the cost at O(vocab log c) and allocates
+// only c ids.
 std::vector<int32_t> top_ids(const float* v, int64_t vocab, int64_t c) {
   c = std::min(c, vocab);
-  // Ordered "better first"; as the heap's less-than it keeps the worst kept id on top.
-  const auto better = [v](int32_t a, int32_t b) { return v[a] > v[b] || (v[a] == v[b] && a < b); };
+  const auto better = better_in(v);  // as the heap's less-than it keeps the worst kept id on top
   std::vector<int32_t> heap;
   heap.reserve(static_cast<size_t>(c));
   for (int32_t i = 0; i < vocab; ++i) {
@@ -43,6 +46,31 @@ std::vector<int32_t> top_ids(const float* v, int64_t vocab, int64_t c) {
   }
   std::sort_heap(heap.begin(), heap.end(), better);
   return heap;
+}
+
+// The smallest set of best ids (any order) whose weight reaches `target`: a binary search on the set size in
+// which nth_element partitions only the still undecided range, so the whole search is O(vocab) on average and
+// nothing is sorted. Invariant: ids[0, lo) are the lo best and weigh mass_lo < target; the hi best reach it.
+std::vector<int32_t> nucleus_of_vocab(const float* weight, int64_t vocab, double target) {
+  std::vector<int32_t> ids(static_cast<size_t>(vocab));
+  for (int32_t i = 0; i < vocab; ++i) ids[i] = i;
+  const auto better = better_in(weight);
+  int64_t lo = 0, hi = vocab;
+  double mass_lo = 0;
+  while (hi - lo > 1) {
+    const int64_t mid = lo + (hi - lo) / 2;
+    std::nth_element(ids.begin() + lo, ids.begin() + mid, ids.begin() + hi, better);
+    double mass = mass_lo;
+    for (int64_t i = lo; i < mid; ++i) mass += weight[ids[i]];
+    if (mass >= target) {
+      hi = mid;
+    } else {
+      lo = mid;
+      mass_lo = mass;
+    }
+  }
+  ids.resize(static_cast<size_t>(hi));  // hi == vocab when rounding kept the total short of target: all
+  return ids;
 }
 
 // Length of the shortest prefix of `ranked` (best first) whose weight reaches top_p * total; 0 if none does.
@@ -72,13 +100,13 @@ void apply_penalties(const SampleInput& in, std::vector<float>& logits) {
     }
   }
   if (sp.presence_penalty != 0.0f || sp.frequency_penalty != 0.0f) {
-    std::vector<int32_t> out(in.output_tokens.begin(), in.output_tokens.end());
-    std::sort(out.begin(), out.end());
-    for (size_t i = 0; i < out.size();) {
+    std::vector<int32_t> generated(in.output_tokens.begin(), in.output_tokens.end());
+    std::sort(generated.begin(), generated.end());
+    for (size_t i = 0; i < generated.size();) {  // one run of equal ids per distinct token
       size_t j = i;
-      while (j < out.size() && out[j] == out[i]) ++j;
-      check_id(out[i]);
-      logits[out[i]] -= sp.presence_penalty + sp.frequency_penalty * static_cast<float>(j - i);
+      while (j < generated.size() && generated[j] == generated[i]) ++j;
+      check_id(generated[i]);
+      logits[generated[i]] -= sp.presence_penalty + sp.frequency_penalty * static_cast<float>(j - i);
       i = j;
     }
   }
@@ -91,58 +119,57 @@ int32_t argmax(const std::vector<float>& v) {
   return best;
 }
 
-// The candidates left by top-k, top-p and min-p, best first; empty means every token (nothing truncated).
+// The tokens a draw may pick after top-k, top-p and min-p: every token, or `ids` in a deterministic order.
+struct Candidates {
+  bool all = true;
+  std::vector<int32_t> ids;
+};
+
 // `weight` holds exp((logit - max) / T): unnormalized probabilities, the most likely token at exactly 1.
-std::vector<int32_t> truncate(const SamplingParams& sp, const float* weight, int64_t vocab, bool* all) {
-  std::vector<int32_t> kept;
-  *all = true;
+Candidates truncate(const SamplingParams& sp, const float* weight, int64_t vocab) {
+  Candidates c;
   if (sp.top_k > 0 && sp.top_k < vocab) {
-    kept = top_ids(weight, vocab, sp.top_k);
-    *all = false;
+    c.ids = top_ids(weight, vocab, sp.top_k);
+    c.all = false;
   }
   if (sp.top_p < 1.0f) {
-    if (*all) {
+    if (c.all) {
       double total = 0;
       for (int64_t i = 0; i < vocab; ++i) total += weight[i];
-      for (int64_t c = kNucleusFirstTry;; c *= kNucleusGrowth) {
-        kept = top_ids(weight, vocab, c);
-        const size_t size = nucleus_size(kept, weight, total, sp.top_p);
-        if (size > 0 || c >= vocab) {
-          if (size > 0) kept.resize(size);  // else rounding kept the sum short of top_p: keep everything
-          break;
-        }
-      }
-      *all = false;
+      c.ids = nucleus_of_vocab(weight, vocab, static_cast<double>(sp.top_p) * total);
+      c.all = false;
     } else {
       double total = 0;  // top-p applies to the distribution renormalized over the top-k set
-      for (int32_t id : kept) total += weight[id];
-      const size_t size = nucleus_size(kept, weight, total, sp.top_p);
-      if (size > 0) kept.resize(size);
+      for (int32_t id : c.ids) total += weight[id];
+      const size_t size = nucleus_size(c.ids, weight, total, sp.top_p);
+      if (size > 0) c.ids.resize(size);
     }
   }
   if (sp.min_p > 0.0f) {
     // p_i >= min_p * p_max <=> weight_i >= min_p, since the best token (weight 1) survives top-k and top-p
     // and renormalization does not change ratios.
-    if (*all) {
+    if (c.all) {
       for (int32_t i = 0; i < vocab; ++i)
-        if (weight[i] >= sp.min_p) kept.push_back(i);
-      *all = false;
+        if (weight[i] >= sp.min_p) c.ids.push_back(i);
+      c.all = false;
     } else {
-      std::erase_if(kept, [&](int32_t id) { return weight[id] < sp.min_p; });
+      std::erase_if(c.ids, [&](int32_t id) { return weight[id] < sp.min_p; });
     }
   }
-  return kept;
+  return c;
 }
 
-// Inverse-CDF draw over the candidates in the given order with uniform u in [0, 1).
-template <typename Ids>
-int32_t draw(const Ids& ids, const float* weight, double u) {
+// Inverse-CDF draw over the candidates, in their order, with u uniform in [0, 1).
+int32_t draw(const Candidates& c, const float* weight, int64_t vocab, double u) {
+  const int64_t count = c.all ? vocab : static_cast<int64_t>(c.ids.size());
+  const auto id_at = [&](int64_t i) { return c.all ? static_cast<int32_t>(i) : c.ids[i]; };
   double total = 0;
-  for (int32_t id : ids) total += weight[id];
+  for (int64_t i = 0; i < count; ++i) total += weight[id_at(i)];
   const double target = u * total;
   double cumulative = 0;
   int32_t last_positive = -1;
-  for (int32_t id : ids) {
+  for (int64_t i = 0; i < count; ++i) {
+    const int32_t id = id_at(i);
     if (weight[id] <= 0) continue;
     cumulative += weight[id];
     last_positive = id;
@@ -151,18 +178,6 @@ int32_t draw(const Ids& ids, const float* weight, double u) {
   MIXSERVE_CHECK_GE(last_positive, 0);  // the best token has weight 1, so some candidate is positive
   return last_positive;                 // only reached when rounding left the sum a hair short of target
 }
-
-struct IdRange {  // every id in [0, n), for draw() over the untruncated vocabulary
-  int32_t n;
-  struct Iterator {
-    int32_t i;
-    int32_t operator*() const { return i; }
-    Iterator& operator++() { return ++i, *this; }
-    bool operator!=(const Iterator& o) const { return i != o.i; }
-  };
-  Iterator begin() const { return {0}; }
-  Iterator end() const { return {n}; }
-};
 
 }  // namespace
 
@@ -194,10 +209,8 @@ SampleOutput sample(const SampleInput& in) {
   } else {
     const float max_logit = work[argmax(work)];
     for (float& w : work) w = std::exp((w - max_logit) / sp.temperature);
-    bool all = false;
-    const std::vector<int32_t> kept = truncate(sp, work.data(), vocab, &all);
-    const double u = uniform_from_counter(sp.seed, in.step);
-    out.token = all ? draw(IdRange{static_cast<int32_t>(vocab)}, work.data(), u) : draw(kept, work.data(), u);
+    const Candidates candidates = truncate(sp, work.data(), vocab);
+    out.token = draw(candidates, work.data(), vocab, uniform_from_counter(sp.seed, in.step));
   }
   out.logprob = static_cast<float>(in.logits[out.token] - log_normalizer);
   if (sp.n_logprobs > 0) {

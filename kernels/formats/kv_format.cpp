@@ -13,6 +13,7 @@ namespace mixserve {
 
 const char* kv_format_name(KvFormat format) {
   switch (format) {
+    case KvFormat::f32: return "fp32";
     case KvFormat::f16: return "fp16";
     case KvFormat::bf16: return "bf16";
     case KvFormat::fp8_e4m3: return "fp8";
@@ -23,14 +24,15 @@ const char* kv_format_name(KvFormat format) {
 }
 
 Result<KvFormat> parse_kv_format(const std::string& name) {
-  for (KvFormat f : {KvFormat::f16, KvFormat::bf16, KvFormat::fp8_e4m3, KvFormat::int8, KvFormat::int4}) {
+  for (KvFormat f : {KvFormat::f32, KvFormat::f16, KvFormat::bf16, KvFormat::fp8_e4m3, KvFormat::int8, KvFormat::int4}) {
     if (name == kv_format_name(f)) return f;
   }
-  return invalid_argument("unknown KV cache format '" + name + "' (expected fp16, bf16, fp8, int8 or int4)");
+  return invalid_argument("unknown KV cache format '" + name + "' (expected fp32, fp16, bf16, fp8, int8 or int4)");
 }
 
 int kv_format_bits(KvFormat format) {
   switch (format) {
+    case KvFormat::f32: return 32;
     case KvFormat::f16:
     case KvFormat::bf16: return 16;
     case KvFormat::fp8_e4m3:
@@ -171,6 +173,9 @@ void kv_write_row(const KvPoolView& pool, int64_t block, int head, int slot, con
   uint8_t* row = pool.data + index * l.row_bytes();
   const int n = l.head_dim;
   switch (l.format) {
+    case KvFormat::f32:
+      std::memcpy(row, x, n * sizeof(float));
+      return;
     case KvFormat::f16:
       for (int i = 0; i < n; ++i) store_u16(row + 2 * i, fp32_to_fp16_bits(x[i]));
       return;
@@ -198,6 +203,9 @@ void kv_read_row(const KvPoolView& pool, int64_t block, int head, int slot, floa
   const uint8_t* row = pool.data + index * l.row_bytes();
   const int n = l.head_dim;
   switch (l.format) {
+    case KvFormat::f32:
+      std::memcpy(out, row, n * sizeof(float));
+      return;
     case KvFormat::f16:
       map_row(n, out, [row](int i) { return fp16_bits_to_fp32_branchless(load_u16(row + 2 * i)); });
       return;

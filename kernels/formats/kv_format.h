@@ -7,6 +7,7 @@
 //           int4 packs two values per byte, even index in the low nibble.
 //   params: [n_blocks][n_kv_heads][block_size][2] fp16 bits (scale, zero), int8 and int4 only.
 // Quantization of one (token, head) row x[0..head_dim):
+//   fp32: stored as is.
 //   fp16/bf16: round to nearest even.
 //   fp8 e4m3: x / s rounded to e4m3 with saturation, s a per-pool scale (1.0 unless calibrated); no params.
 //   int8/int4: lo = min(x), hi = max(x); scale = fp16((hi - lo) / qmax), zero = fp16(lo), qmax 255 or 15;
@@ -21,9 +22,11 @@
 
 namespace mixserve {
 
-enum class KvFormat { f16, bf16, fp8_e4m3, int8, int4 };
+// f32 is the unquantized reference cache (CPU engine tests and perplexity baselines); the GPU kernels take
+// the other five.
+enum class KvFormat { f32, f16, bf16, fp8_e4m3, int8, int4 };
 const char* kv_format_name(KvFormat format);
-Result<KvFormat> parse_kv_format(const std::string& name);  // "fp16", "bf16", "fp8", "int8", "int4"
+Result<KvFormat> parse_kv_format(const std::string& name);  // "fp32", "fp16", "bf16", "fp8", "int8", "int4"
 int kv_format_bits(KvFormat format);
 bool kv_format_has_params(KvFormat format);  // int8, int4
 

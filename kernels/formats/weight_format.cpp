@@ -40,34 +40,51 @@ uint16_t load_u16(const uint8_t* p) {
   return bits;
 }
 
+// The loops below copy kBlock source elements into a local array and convert from there: at -O2 GCC
+// vectorizes only loops whose trip count is a known multiple of the vector width and that need no runtime
+// aliasing checks (a uint8_t source may alias the output), so this is how they become SIMD without -O3.
+constexpr int64_t kBlock = 16;
+
+void dequantize_bf16(const uint8_t* src, int64_t count, float* out) {
+  int64_t i = 0;
+  for (; i + kBlock <= count; i += kBlock) {
+    uint16_t bits[kBlock];
+    std::memcpy(bits, src + 2 * i, sizeof bits);
+    for (int64_t l = 0; l < kBlock; ++l) out[i + l] = bf16_bits_to_fp32(bits[l]);
+  }
+  for (; i < count; ++i) out[i] = bf16_bits_to_fp32(load_u16(src + 2 * i));
+}
+
+void dequantize_int8_row(const int8_t* q, float s, int64_t k, float* out) {
+  int64_t c = 0;
+  for (; c + kBlock <= k; c += kBlock) {
+    int8_t block[kBlock];
+    std::memcpy(block, q + c, sizeof block);
+    for (int64_t l = 0; l < kBlock; ++l) out[c + l] = static_cast<float>(block[l]) * s;
+  }
+  for (; c < k; ++c) out[c] = static_cast<float>(q[c]) * s;
+}
+
 void dequantize_int4_row(const QuantizedWeight& w, int64_t row, float* out) {
   const int64_t n_groups = w.n_groups();
   const uint8_t* q = w.data.data() + row * (n_groups * w.group_size / 2);  // [k_padded / 2]
   const float* scales = w.scales.data() + row * n_groups;                 // [n_groups]
   const float* zeros = w.zeros.data() + row * n_groups;                   // [n_groups]
   for (int64_t g = 0; g < n_groups; ++g) {
-    const float s = scales[g];
-    const float z = zeros[g];
+    // All 16 values of the group, computed as (q - z) * s once; unpacking is then two lookups per byte,
+    // faster than converting nibbles (which interleave) to float.
+    float table[16];
+    for (int v = 0; v < 16; ++v) table[v] = (static_cast<float>(v) - zeros[g]) * scales[g];
     const int64_t begin = g * w.group_size;
     const int64_t end = std::min(w.k, begin + w.group_size);
     int64_t c = begin;  // even: groups hold an even number of columns
     for (; c + 1 < end; c += 2) {
       const uint8_t byte = q[c / 2];
-      out[c] = (static_cast<float>(byte & 0xF) - z) * s;
-      out[c + 1] = (static_cast<float>(byte >> 4) - z) * s;
+      out[c] = table[byte & 0xF];
+      out[c + 1] = table[byte >> 4];
     }
-    if (c < end) out[c] = (static_cast<float>(q[c / 2] & 0xF) - z) * s;
+    if (c < end) out[c] = table[q[c / 2] & 0xF];
   }
-}
-
-// Designated initializers would leave data/scales/zeros to -Wmissing-field-initializers; set fields instead.
-QuantizedWeight empty_weight(WeightFormat format, int64_t n, int64_t k, int group_size = 0) {
-  QuantizedWeight w;
-  w.format = format;
-  w.n = n;
-  w.k = k;
-  w.group_size = group_size;
-  return w;
 }
 
 }  // namespace
@@ -92,7 +109,7 @@ Result<WeightFormat> parse_weight_format(const std::string& name) {
 }
 
 QuantizedWeight make_dense_weight(const float* w, int64_t n, int64_t k, WeightFormat format) {
-  QuantizedWeight out = empty_weight(format, n, k);
+  QuantizedWeight out{.format = format, .n = n, .k = k};
   const size_t count = static_cast<size_t>(n * k);
   out.data.resize(count * dense_element_bytes(format));
   if (format == WeightFormat::f32) {
@@ -108,13 +125,13 @@ QuantizedWeight make_dense_weight(const float* w, int64_t n, int64_t k, WeightFo
 }
 
 QuantizedWeight make_dense_weight_from_bytes(const uint8_t* bytes, int64_t n, int64_t k, WeightFormat format) {
-  QuantizedWeight out = empty_weight(format, n, k);
+  QuantizedWeight out{.format = format, .n = n, .k = k};
   out.data.assign(bytes, bytes + static_cast<size_t>(n * k) * dense_element_bytes(format));
   return out;
 }
 
 QuantizedWeight quantize_int8(const float* w, int64_t n, int64_t k) {
-  QuantizedWeight out = empty_weight(WeightFormat::int8, n, k);
+  QuantizedWeight out{.format = WeightFormat::int8, .n = n, .k = k};
   out.data.resize(static_cast<size_t>(n * k));
   out.scales.resize(static_cast<size_t>(n));
   for (int64_t r = 0; r < n; ++r) {
@@ -136,7 +153,7 @@ QuantizedWeight quantize_int8(const float* w, int64_t n, int64_t k) {
 // dequantizes to exactly 0, so a kernel that reads whole groups needs no special tail.
 QuantizedWeight quantize_int4(const float* w, int64_t n, int64_t k, int group_size) {
   MIXSERVE_CHECK(group_size == 32 || group_size == 64 || group_size == 128);
-  QuantizedWeight out = empty_weight(WeightFormat::int4, n, k, group_size);
+  QuantizedWeight out{.format = WeightFormat::int4, .n = n, .k = k, .group_size = group_size};
   const int64_t n_groups = out.n_groups();
   const int64_t row_bytes = n_groups * group_size / 2;
   out.data.assign(static_cast<size_t>(n * row_bytes), 0);
@@ -177,9 +194,8 @@ void dequantize_rows(const QuantizedWeight& w, int64_t row_begin, int64_t row_en
     case WeightFormat::f16:
     case WeightFormat::bf16: {
       const uint8_t* src = w.data.data() + row_begin * k * 2;  // [rows][k] 16-bit elements
-      // Two separate loops so the bf16 one (a shift) stays branch-free and vectorizes.
       if (w.format == WeightFormat::bf16) {
-        for (int64_t i = 0; i < count; ++i) out[i] = bf16_bits_to_fp32(load_u16(src + 2 * i));
+        dequantize_bf16(src, count, out);
       } else {
         for (int64_t i = 0; i < count; ++i) out[i] = fp16_bits_to_fp32(load_u16(src + 2 * i));
       }
@@ -188,9 +204,7 @@ void dequantize_rows(const QuantizedWeight& w, int64_t row_begin, int64_t row_en
     case WeightFormat::int8:
       for (int64_t r = row_begin; r < row_end; ++r) {
         const int8_t* q = reinterpret_cast<const int8_t*>(w.data.data()) + r * k;  // [k]
-        const float s = w.scales[r];
-        float* dst = out + (r - row_begin) * k;
-        for (int64_t c = 0; c < k; ++c) dst[c] = static_cast<float>(q[c]) * s;
+        dequantize_int8_row(q, w.scales[r], k, out + (r - row_begin) * k);
       }
       return;
     case WeightFormat::int4:

@@ -15,7 +15,7 @@
 namespace mixserve {
 namespace {
 
-constexpr KvFormat kAllFormats[] = {KvFormat::f16, KvFormat::bf16, KvFormat::fp8_e4m3, KvFormat::int8,
+constexpr KvFormat kAllFormats[] = {KvFormat::f32, KvFormat::f16, KvFormat::bf16, KvFormat::fp8_e4m3, KvFormat::int8,
                                     KvFormat::int4};
 
 // A pool with its own storage, poisoned so that untouched bytes are recognizable.
@@ -57,8 +57,9 @@ TEST(KvFormat, NamesParseBack) {
 }
 
 TEST(KvFormat, SizesFollowTheBitWidth) {
-  const int bits[] = {16, 16, 8, 8, 4};
-  for (int i = 0; i < 5; ++i) {
+  const int bits[] = {32, 16, 16, 8, 8, 4};
+  static_assert(std::size(bits) == std::size(kAllFormats));
+  for (size_t i = 0; i < std::size(bits); ++i) {
     const KvPoolLayout l = small_layout(kAllFormats[i], 128);
     EXPECT_EQ(kv_format_bits(l.format), bits[i]);
     EXPECT_EQ(l.row_bytes(), 128u * bits[i] / 8);
@@ -68,6 +69,14 @@ TEST(KvFormat, SizesFollowTheBitWidth) {
   EXPECT_TRUE(kv_format_has_params(KvFormat::int8));
   EXPECT_TRUE(kv_format_has_params(KvFormat::int4));
   EXPECT_FALSE(kv_format_has_params(KvFormat::fp8_e4m3));
+}
+
+TEST(KvFormat, Fp32StoresRowsUnchanged) {
+  auto rng = test::make_rng(77);
+  const auto x = test::random_normal(64, rng, 3.0f);
+  OwnedPool f32(small_layout(KvFormat::f32));
+  EXPECT_EQ(round_trip(f32, x), x);
+  EXPECT_EQ(small_layout(KvFormat::f32).row_bytes(), 256u);
 }
 
 TEST(KvFormat, HalfFormatsRoundToNearestEven) {

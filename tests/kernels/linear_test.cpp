@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "test_support.h"
@@ -140,11 +141,13 @@ TEST(Linear, QuantizationErrorVsF32Weights_Int8Below1p1Pct_Int4G32Below10Pct_G64
 TEST(Linear, SingleThreadAndPoolAgreeBitForBit) {
   auto rng = test::make_rng(13);
   ThreadPool one(1), two(2);
-  const int64_t m = 5, n = 301, k = 129;
-  const auto w_f32 = test::random_normal(n * k, rng);
-  const auto w = quantize_int4(w_f32.data(), n, k, 64);
-  const auto x = test::random_normal(m * k, rng);
-  EXPECT_EQ(run_linear(x, w, nullptr, m, one), run_linear(x, w, nullptr, m, two));
+  // Many weight blocks; and one block with many x rows, which the pool splits into tiles of x.
+  for (auto [m, n, k] : {std::tuple<int64_t, int64_t, int64_t>{5, 301, 129}, {40, 20, 129}}) {
+    const auto w_f32 = test::random_normal(n * k, rng);
+    const auto w = quantize_int4(w_f32.data(), n, k, 64);
+    const auto x = test::random_normal(m * k, rng);
+    EXPECT_EQ(run_linear(x, w, nullptr, m, one), run_linear(x, w, nullptr, m, two)) << "m=" << m << " n=" << n;
+  }
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <set>
 #include <vector>
@@ -85,6 +86,7 @@ TEST(Sampling, SameSeedAndStepRepeatDifferentSeedsDiffer) {
 
 // Upper tail of chi-square with `dof` degrees of freedom at P = 1e-6 (Wilson-Hilferty, z = 4.753).
 double chi_square_bound(int dof) {
+  if (dof <= 0) return std::numeric_limits<double>::infinity();  // a single kept token: nothing to test
   const double a = 2.0 / (9.0 * dof);
   return dof * std::pow(1 - a + 4.753 * std::sqrt(a), 3);
 }
@@ -109,23 +111,6 @@ double chi_square(const std::vector<float>& logits, const SamplingParams& sp, co
   return stat;
 }
 
-TEST(Sampling, DrawsFollowTheSoftmax) {
-  auto rng = test::make_rng(64);
-  const auto logits = test::random_normal(10, rng);
-  int dof = 0;
-  const double stat = chi_square(logits, {.temperature = 1.0f, .seed = rng()}, softmax(logits), &dof);
-  EXPECT_LT(stat, chi_square_bound(dof)) << "chi-square with " << dof << " dof";
-
-  // Temperature 0.7 and top-k 4: the softmax of logits / 0.7 renormalized over the 4 best.
-  auto p = softmax(logits, 0.7);
-  const auto order = ranked(p);
-  for (size_t r = 4; r < order.size(); ++r) p[order[r]] = 0;
-  const double kept = std::accumulate(p.begin(), p.end(), 0.0);
-  for (double& v : p) v /= kept;
-  const double stat_k = chi_square(logits, {.temperature = 0.7f, .top_k = 4, .seed = rng()}, p, &dof);
-  EXPECT_LT(stat_k, chi_square_bound(dof)) << "top-k: chi-square with " << dof << " dof";
-}
-
 // The tokens that top-k, then top-p (over the renormalized top-k), then min-p keep, at temperature 1.
 std::set<int32_t> allowed(const std::vector<float>& logits, int top_k, double top_p, double min_p) {
   const auto p = softmax(logits);
@@ -141,6 +126,33 @@ std::set<int32_t> allowed(const std::vector<float>& logits, int top_k, double to
     if (cumulative >= top_p) break;
   }
   return out;
+}
+
+TEST(Sampling, DrawsFollowTheSoftmax) {
+  auto rng = test::make_rng(64);
+  const auto logits = test::random_normal(10, rng);
+  int dof = 0;
+  const double stat = chi_square(logits, {.temperature = 1.0f, .seed = rng()}, softmax(logits), &dof);
+  EXPECT_LT(stat, chi_square_bound(dof)) << "chi-square with " << dof << " dof";
+
+  // Temperature 0.7 and top-k 4: the softmax of logits / 0.7 renormalized over the 4 best.
+  auto p = softmax(logits, 0.7);
+  const auto order = ranked(p);
+  for (size_t r = 4; r < order.size(); ++r) p[order[r]] = 0;
+  const double kept = std::accumulate(p.begin(), p.end(), 0.0);
+  for (double& v : p) v /= kept;
+  const double stat_k = chi_square(logits, {.temperature = 0.7f, .top_k = 4, .seed = rng()}, p, &dof);
+  EXPECT_LT(stat_k, chi_square_bound(dof)) << "top-k: chi-square with " << dof << " dof";
+
+  // Top-p 0.8 and min-p 0.1 at temperature 1: the softmax renormalized over the tokens both keep.
+  const auto keep = allowed(logits, 0, 0.8, 0.1);
+  p = softmax(logits);
+  for (size_t i = 0; i < p.size(); ++i)
+    if (!keep.count(static_cast<int32_t>(i))) p[i] = 0;
+  const double kept_p = std::accumulate(p.begin(), p.end(), 0.0);
+  for (double& v : p) v /= kept_p;
+  const double stat_p = chi_square(logits, {.top_p = 0.8f, .min_p = 0.1f, .seed = rng()}, p, &dof);
+  EXPECT_LT(stat_p, chi_square_bound(dof)) << "top-p/min-p: chi-square with " << dof << " dof";
 }
 
 TEST(Sampling, TruncationNeverPicksAnExcludedToken) {

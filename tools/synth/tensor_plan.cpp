@@ -32,7 +32,11 @@ int64_t TensorSpec::numel() const {
 std::vector<TensorSpec> checkpoint_tensors(const ModelConfig& config) {
   const int64_t hidden = config.hidden_size;
   std::vector<TensorSpec> out;
-  out.push_back({"model.embed_tokens.weight", {config.vocab_size, hidden}, kEmbeddingInit});
+  // A tied embedding is also the LM head: at N(0, 1) the logits would have stddev sqrt(hidden) and every
+  // position would predict its own input token with probability ~1. Scaled like a head it keeps the output
+  // distribution soft; the first RMSNorm makes the small inputs O(1) anyway.
+  const WeightInit embedding_init = config.tie_word_embeddings ? linear_init(hidden) : kEmbeddingInit;
+  out.push_back({"model.embed_tokens.weight", {config.vocab_size, hidden}, embedding_init});
   for (int64_t i = 0; i < config.num_hidden_layers; ++i) {
     const std::string layer = "model.layers." + std::to_string(i);
     const bool qkv_bias = config.attention_bias;

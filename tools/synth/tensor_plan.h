@@ -22,7 +22,8 @@ struct TensorSpec {
 // Every tensor of the checkpoint in HF state-dict order: embedding; per layer q, k, v, o (each weight then
 // bias), gate, up, down, input and post-attention norms; final norm; lm_head unless tied. Scales (standard
 // deviations) keep a forward pass at O(1) activations with non-degenerate attention: linear weights and
-// lm_head 1/sqrt(in_features), embeddings 1, biases 0.5; norm weights are 1 + U(-0.2, 0.2).
+// lm_head 1/sqrt(in_features), embeddings 1 (1/sqrt(hidden) when tied, as they are the LM head too), biases
+// 0.5; norm weights are 1 + U(-0.2, 0.2).
 std::vector<TensorSpec> checkpoint_tensors(const ModelConfig& config);
 
 // Splits tensors into shards the way huggingface_hub does (split_state_dict_into_shards_factory): walking in
