@@ -1,0 +1,39 @@
+#pragma once
+// Streaming detokenization: feed ids one at a time, get the new text that is safe to show. Never emits a
+// broken UTF-8 sequence (holds back bytes of an incomplete character, e.g. byte-fallback tokens <0xE2>,
+// <0x82>, <0xAC>); the concatenation of everything emitted plus flush() equals decode(all ids).
+// Stop strings: text that might be the beginning of a stop string is held back until it is known not to be;
+// when a stop string appears, `stopped` becomes true and nothing from the stop string on is emitted.
+// Thread-safety: one per sequence, used by one thread.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "coordinator/tokenizer/tokenizer.h"
+
+namespace mixserve {
+
+class IncrementalDecoder {
+ public:
+  IncrementalDecoder(const Tokenizer& tokenizer, bool skip_special_tokens, std::vector<std::string> stop_strings = {});
+
+  // The text newly safe to emit after `id` (possibly empty).
+  Result<std::string> push(int32_t id);
+  // Whatever is held back at the end of generation (a trailing incomplete character becomes U+FFFD).
+  std::string flush();
+  bool stopped() const { return stopped_; }
+  const std::string& matched_stop() const { return matched_stop_; }
+
+ private:
+  const Tokenizer& tokenizer_;
+  bool skip_special_;
+  std::vector<std::string> stops_;
+  std::vector<int32_t> ids_;
+  size_t prefix_offset_ = 0;  // ids before this are fully emitted and no longer influence decoding
+  size_t read_offset_ = 0;
+  std::string pending_;       // decoded text not yet emitted (possible stop-string prefix)
+  bool stopped_ = false;
+  std::string matched_stop_;
+};
+
+}  // namespace mixserve
