@@ -66,30 +66,9 @@ void expect_error(const Result<ModelConfig>& result, StatusCode code, std::initi
   }
 }
 
+// Field-by-field equality (ModelConfig's defaulted ==), printing both configs as JSON on failure.
 void expect_same(const ModelConfig& a, const ModelConfig& b) {
-  EXPECT_EQ(a.architecture, b.architecture);
-  EXPECT_EQ(a.model_type, b.model_type);
-  EXPECT_EQ(a.vocab_size, b.vocab_size);
-  EXPECT_EQ(a.hidden_size, b.hidden_size);
-  EXPECT_EQ(a.intermediate_size, b.intermediate_size);
-  EXPECT_EQ(a.num_hidden_layers, b.num_hidden_layers);
-  EXPECT_EQ(a.num_attention_heads, b.num_attention_heads);
-  EXPECT_EQ(a.num_key_value_heads, b.num_key_value_heads);
-  EXPECT_EQ(a.head_dim, b.head_dim);
-  EXPECT_EQ(a.max_position_embeddings, b.max_position_embeddings);
-  EXPECT_EQ(a.rms_norm_eps, b.rms_norm_eps);
-  EXPECT_EQ(a.rope_theta, b.rope_theta);
-  EXPECT_EQ(a.rope_scaling.type, b.rope_scaling.type);
-  EXPECT_EQ(a.rope_scaling.factor, b.rope_scaling.factor);
-  EXPECT_EQ(a.rope_scaling.low_freq_factor, b.rope_scaling.low_freq_factor);
-  EXPECT_EQ(a.rope_scaling.high_freq_factor, b.rope_scaling.high_freq_factor);
-  EXPECT_EQ(a.rope_scaling.original_max_position_embeddings, b.rope_scaling.original_max_position_embeddings);
-  EXPECT_EQ(a.tie_word_embeddings, b.tie_word_embeddings);
-  EXPECT_EQ(a.attention_bias, b.attention_bias);
-  EXPECT_EQ(a.mlp_bias, b.mlp_bias);
-  EXPECT_EQ(a.torch_dtype, b.torch_dtype);
-  EXPECT_EQ(a.eos_token_ids, b.eos_token_ids);
-  EXPECT_EQ(a.bos_token_id, b.bos_token_id);
+  EXPECT_TRUE(a == b) << model_config_to_json(a) << "\nvs\n" << model_config_to_json(b);
 }
 
 TEST(ModelConfigTest, Llama3WithLlama3RopeScaling) {
