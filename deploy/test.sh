@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
+bash deploy/fetch-tokenizers.sh
 bash deploy/build.sh
 ctest --test-dir build --output-on-failure -j"${JOBS:-$(nproc)}" --timeout 900
 echo "deploy/test.sh: build and tests took $(( $(date +%s) - start )) s"

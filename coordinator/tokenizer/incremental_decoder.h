@@ -25,6 +25,9 @@ class IncrementalDecoder {
   const std::string& matched_stop() const { return matched_stop_; }
 
  private:
+  // Appends newly decoded text to pending_ and returns the part that cannot be (the start of) a stop string.
+  std::string release(std::string delta);
+
   const Tokenizer& tokenizer_;
   bool skip_special_;
   std::vector<std::string> stops_;
@@ -34,6 +37,7 @@ class IncrementalDecoder {
   std::string pending_;       // decoded text not yet emitted (possible stop-string prefix)
   bool stopped_ = false;
   std::string matched_stop_;
+  bool last_is_byte_token_ = false;  // the last non-skipped id is a byte-fallback token <0xXX>
 };
 
 }  // namespace mixserve

@@ -6,5 +6,6 @@ namespace mixserve::cli {
 
 int run_synth(int argc, char** argv);     // tools/cli/synth_command.cpp
 int run_generate(int argc, char** argv);  // tools/cli/generate_command.cpp
+int run_tokenize(int argc, char** argv);  // tools/cli/tokenize_command.cpp
 
 }  // namespace mixserve::cli

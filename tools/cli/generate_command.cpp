@@ -1,13 +1,16 @@
-// `mixserve generate`: runs the engine end to end on the CPU from prompt token ids (the tokenizer comes later).
+// `mixserve generate`: runs the engine end to end on the CPU from prompt token ids, or from prompt text encoded
+// with the model directory's tokenizer (then the generated text is printed after the ids).
 #include <boost/program_options.hpp>
 
 #include <cstdio>
 #include <iostream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "comm/communicator.h"
+#include "coordinator/tokenizer/tokenizer.h"
 #include "core/thread_pool.h"
 #include "tools/cli/commands.h"
 #include "worker/engine.h"
@@ -35,6 +38,13 @@ Result<std::vector<int32_t>> parse_ids(const std::string& text) {
   return ids;
 }
 
+// The prompt as HF would encode it for a model: add_special_tokens true (the post-processor's BOS, if any).
+Result<std::vector<int32_t>> encode_prompt(const Tokenizer& tokenizer, const std::string& text) {
+  MIXSERVE_ASSIGN_OR_RETURN(std::vector<int32_t> ids, tokenizer.encode(text, /*add_special_tokens=*/true));
+  if (ids.empty()) return invalid_argument("--prompt encodes to no tokens");
+  return ids;
+}
+
 int fail(const Status& status) {
   std::fprintf(stderr, "mixserve generate: %s\n", status.to_string().c_str());
   return 1;
@@ -43,15 +53,16 @@ int fail(const Status& status) {
 }  // namespace
 
 int run_generate(int argc, char** argv) {
-  std::string model_dir, prompt_ids, weight_format, k_cache, v_cache;
+  std::string model_dir, prompt_ids, prompt_text, weight_format, k_cache, v_cache;
   GenerateRequest request;
   EngineOptions options;
   bool ignore_eos = false;
   int threads = 0;
-  po::options_description desc("mixserve generate --model DIR --prompt-ids 1,2,3 [options]");
+  po::options_description desc("mixserve generate --model DIR (--prompt-ids 1,2,3 | --prompt TEXT) [options]");
   desc.add_options()("help,h", "this help")
       ("model", po::value(&model_dir)->required(), "HF checkpoint directory")
-      ("prompt-ids", po::value(&prompt_ids)->required(), "comma-separated prompt token ids")
+      ("prompt-ids", po::value(&prompt_ids), "comma-separated prompt token ids")
+      ("prompt", po::value(&prompt_text), "prompt text, encoded with DIR's tokenizer (tokenizer.json)")
       ("max-tokens", po::value(&request.max_tokens)->default_value(16), "tokens to generate")
       ("temperature", po::value(&request.sampling.temperature)->default_value(0.0f), "0 is greedy")
       ("top-k", po::value(&request.sampling.top_k)->default_value(0), "0 is off")
@@ -80,7 +91,17 @@ int run_generate(int argc, char** argv) {
     std::fprintf(stderr, "mixserve generate: %s\n", e.what());
     return 2;
   }
-  auto ids = parse_ids(prompt_ids);
+  if (vm.count("prompt-ids") == vm.count("prompt")) {
+    std::fprintf(stderr, "mixserve generate: give exactly one of --prompt-ids and --prompt\n");
+    return 2;
+  }
+  std::unique_ptr<Tokenizer> tokenizer;
+  if (vm.count("prompt")) {
+    auto loaded = Tokenizer::load(model_dir);
+    if (!loaded.ok()) return fail(loaded.status());
+    tokenizer = std::move(*loaded);
+  }
+  auto ids = tokenizer ? encode_prompt(*tokenizer, prompt_text) : parse_ids(prompt_ids);
   if (!ids.ok()) return fail(ids.status());
   request.prompt = std::move(*ids);
   if (!weight_format.empty()) {
@@ -104,6 +125,12 @@ int run_generate(int argc, char** argv) {
   if (!tokens.ok()) return fail(tokens.status());
   for (size_t i = 0; i < tokens->size(); ++i) std::printf("%s%d", i ? "," : "", (*tokens)[i]);
   std::printf("\n");
+  if (tokenizer) {
+    auto text = tokenizer->decode(*tokens, /*skip_special_tokens=*/true);
+    if (!text.ok()) return fail(text.status());
+    std::fwrite(text->data(), 1, text->size(), stdout);
+    std::printf("\n");
+  }
   return 0;
 }
 

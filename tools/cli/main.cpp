@@ -16,6 +16,7 @@ struct Subcommand {
 constexpr Subcommand kSubcommands[] = {
     {"synth", mixserve::cli::run_synth, "write a deterministic synthetic HF checkpoint"},
     {"generate", mixserve::cli::run_generate, "generate tokens from prompt ids on the CPU engine"},
+    {"tokenize", mixserve::cli::run_tokenize, "encode text to token ids, or decode ids, with a model's tokenizer"},
 };
 
 void print_usage() {

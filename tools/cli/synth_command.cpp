@@ -42,7 +42,7 @@ int usage_error(const std::string& message) {
 }  // namespace
 
 int run_synth(int argc, char** argv) {
-  std::string out_dir, preset, seed_text = "0", max_shard_text = "0";
+  std::string out_dir, preset, tokenizer_dir, seed_text = "0", max_shard_text = "0";
   po::options_description options("options");
   options.add_options()
       ("help,h", "print this help")
@@ -50,13 +50,16 @@ int run_synth(int argc, char** argv) {
       ("preset", po::value(&preset)->required()->value_name(preset_list()), "model shapes to synthesize")
       ("seed", po::value(&seed_text)->value_name("S"), "64-bit seed of the weights (default 0)")
       ("max-shard-bytes", po::value(&max_shard_text)->value_name("N"),
-       "split the weights into shards of at most N bytes (default 0: 5000000000, as HF)");
+       "split the weights into shards of at most N bytes (default 0: 5000000000, as HF)")
+      ("tokenizer", po::value(&tokenizer_dir)->value_name("DIR"),
+       "copy DIR's tokenizer.json and tokenizer_config.json beside the weights (its ids must fit the preset's "
+       "vocab_size; `tiny` fits Llama 3's: deploy/fetch-tokenizers.sh puts one in third_party/tokenizers/llama3)");
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(argc, argv).options(options).run(), vm);
     if (vm.count("help")) {
       std::cout << "usage: mixserve synth --out DIR --preset " << preset_list()
-                << " [--seed S] [--max-shard-bytes N]\n\n"
+                << " [--seed S] [--max-shard-bytes N] [--tokenizer DIR]\n\n"
                    "Writes a HF checkpoint (config.json, generation_config.json, bf16 safetensors) whose weights\n"
                    "depend only on the preset and the seed: the same arguments give byte-identical files.\n\n"
                 << options;
@@ -77,7 +80,8 @@ int run_synth(int argc, char** argv) {
 
   const auto start = std::chrono::steady_clock::now();
   const Status status = tools::synth_checkpoint(
-      {.out_dir = out_dir, .preset = preset, .seed = *seed, .max_shard_bytes = *max_shard_bytes});
+      {.out_dir = out_dir, .preset = preset, .seed = *seed, .max_shard_bytes = *max_shard_bytes,
+       .tokenizer_dir = tokenizer_dir});
   if (!status.ok()) {
     std::fprintf(stderr, "mixserve synth: %s\n", status.to_string().c_str());
     return kExitFailure;

@@ -9,6 +9,7 @@
 #include "core/thread_pool.h"
 #include "tools/synth/safetensors_stream.h"
 #include "tools/synth/tensor_plan.h"
+#include "tools/synth/tokenizer_files.h"
 
 namespace mixserve::tools {
 
@@ -93,6 +94,10 @@ std::string generation_config_json(const ModelConfig& config) {
 Status synth_checkpoint(const SynthOptions& options) {
   MIXSERVE_ASSIGN_OR_RETURN(const ModelConfig config, synth_preset_config(options.preset));
   if (options.out_dir.empty()) return invalid_argument("synth: no output directory given");
+  // Checked before any weight is written, so a mismatched tokenizer costs nothing.
+  if (!options.tokenizer_dir.empty()) {
+    MIXSERVE_RETURN_IF_ERROR(check_tokenizer_fits(options.tokenizer_dir, config.vocab_size));
+  }
   const fs::path dir(options.out_dir);
   std::error_code ec;
   fs::create_directories(dir, ec);
@@ -110,6 +115,9 @@ Status synth_checkpoint(const SynthOptions& options) {
     MIXSERVE_RETURN_IF_ERROR(write_text_file(dir / "model.safetensors.index.json", shard_index_json(shards)));
   }
   MIXSERVE_RETURN_IF_ERROR(write_text_file(dir / "generation_config.json", generation_config_json(config)));
+  if (!options.tokenizer_dir.empty()) {
+    MIXSERVE_RETURN_IF_ERROR(copy_tokenizer_files(options.tokenizer_dir, dir.string()));
+  }
   return write_text_file(dir / "config.json", model_config_to_json(config));
 }
 

@@ -21,6 +21,9 @@ struct SynthOptions {
   std::string preset;   // one of synth_preset_names()
   uint64_t seed = 0;
   uint64_t max_shard_bytes = 0;  // 0: kDefaultMaxShardBytes, so only llama3-8b is sharded
+  // When set, tokenizer.json and tokenizer_config.json are copied from here into out_dir; the tokenizer's ids
+  // (added tokens included) must fit the preset's vocab_size (tools/synth/tokenizer_files.h).
+  std::string tokenizer_dir;
 };
 
 // "tiny" (Llama-3 shapes scaled down, GQA, llama3 RoPE scaling), "qwen2-tiny" (tied embeddings, q/k/v biases),
