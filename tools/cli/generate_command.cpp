@@ -13,6 +13,7 @@
 #include "coordinator/tokenizer/tokenizer.h"
 #include "core/thread_pool.h"
 #include "tools/cli/commands.h"
+#include "tools/cli/token_id_list.h"
 #include "worker/engine.h"
 
 namespace mixserve::cli {
@@ -21,19 +22,7 @@ namespace {
 namespace po = boost::program_options;
 
 Result<std::vector<int32_t>> parse_ids(const std::string& text) {
-  std::vector<int32_t> ids;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    try {
-      size_t used = 0;
-      const long long v = std::stoll(item, &used);
-      if (used != item.size() || v < 0 || v > INT32_MAX) throw std::invalid_argument(item);
-      ids.push_back(static_cast<int32_t>(v));
-    } catch (const std::exception&) {
-      return invalid_argument("--prompt-ids: '" + item + "' is not a token id");
-    }
-  }
+  MIXSERVE_ASSIGN_OR_RETURN(auto ids, parse_token_id_list(text, "--prompt-ids", /*allow_negative=*/false));
   if (ids.empty()) return invalid_argument("--prompt-ids is empty");
   return ids;
 }

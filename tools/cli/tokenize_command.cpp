@@ -9,6 +9,7 @@
 
 #include "coordinator/tokenizer/tokenizer.h"
 #include "tools/cli/commands.h"
+#include "tools/cli/token_id_list.h"
 
 namespace mixserve::cli {
 namespace {
@@ -17,23 +18,6 @@ namespace po = boost::program_options;
 
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
-
-Result<std::vector<int32_t>> parse_id_list(const std::string& text) {
-  std::vector<int32_t> ids;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    try {
-      size_t used = 0;
-      const long long v = std::stoll(item, &used);
-      if (used != item.size() || v < INT32_MIN || v > INT32_MAX) throw std::invalid_argument(item);
-      ids.push_back(static_cast<int32_t>(v));
-    } catch (const std::exception&) {
-      return invalid_argument("--decode: '" + item + "' is not a token id");
-    }
-  }
-  return ids;
-}
 
 int fail(const Status& status) {
   std::fprintf(stderr, "mixserve tokenize: %s\n", status.to_string().c_str());
@@ -78,7 +62,7 @@ int run_tokenize(int argc, char** argv) {
   auto tokenizer = Tokenizer::load(model_dir, {.reject_invalid_utf8 = reject_invalid});
   if (!tokenizer.ok()) return fail(tokenizer.status());
   if (vm.count("decode")) {
-    auto ids = parse_id_list(decode_ids);
+    auto ids = parse_token_id_list(decode_ids, "--decode", /*allow_negative=*/true);
     if (!ids.ok()) return fail(ids.status());
     auto decoded = (*tokenizer)->decode(*ids, skip_special);
     if (!decoded.ok()) return fail(decoded.status());
