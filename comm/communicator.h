@@ -2,7 +2,8 @@
 // Collectives among the tensor-parallel ranks of one replica. The model calls all_reduce_sum after its
 // row-parallel layers; every rank of a group must make the same calls in the same order (lockstep).
 // Implementations: LocalCommunicator (one rank), InProcessGroup (ranks are threads of one process; used by
-// tests to prove sharding without MPI), and later MPI (CPU) and NCCL (CUDA).
+// tests to prove sharding without MPI), MPI for the CPU backend across processes (comm/mpi_communicator.h), and
+// later NCCL (CUDA).
 #include <condition_variable>
 #include <cstddef>
 #include <memory>
@@ -20,6 +21,9 @@ class Communicator {
   virtual int size() const = 0;
   // In-place sum of n floats across the group; every rank gets the result.
   virtual Status all_reduce_sum(float* data, size_t n) = 0;
+  // Every rank contributes n floats; recv (size() * n floats) gets rank r's at recv + r * n, on every rank.
+  // `send` may be recv + rank() * n (in place).
+  virtual Status all_gather(const float* send, size_t n, float* recv) = 0;
 };
 
 class LocalCommunicator final : public Communicator {
@@ -27,11 +31,12 @@ class LocalCommunicator final : public Communicator {
   int rank() const override { return 0; }
   int size() const override { return 1; }
   Status all_reduce_sum(float*, size_t) override { return {}; }
+  Status all_gather(const float* send, size_t n, float* recv) override;
 };
 
 // Threads of one process acting as ranks. Create one group, then one communicator per rank; each rank's
-// thread calls all_reduce_sum with buffers of the same size. Sums in rank order, so results are identical on
-// every rank and deterministic.
+// thread makes the same collective calls with buffers of the same size. Sums in rank order, so results are
+// identical on every rank and deterministic.
 class InProcessGroup : public std::enable_shared_from_this<InProcessGroup> {
  public:
   static std::shared_ptr<InProcessGroup> create(int size);
@@ -39,13 +44,18 @@ class InProcessGroup : public std::enable_shared_from_this<InProcessGroup> {
 
  private:
   friend class InProcessCommunicator;
-  explicit InProcessGroup(int size) : size_(size), buffers_(size, nullptr) {}
-  Status all_reduce_sum(int rank, float* data, size_t n);
+  explicit InProcessGroup(int size) : size_(size), sends_(size, nullptr), buffers_(size, nullptr) {}
+  enum class Op { all_reduce_sum, all_gather };
+  // Deposits this rank's buffers; the last rank to arrive runs the operation over all of them.
+  Status collective(Op op, int rank, const float* send, float* recv, size_t n);
+  void combine(Op op, size_t n);
 
   int size_;
   std::mutex mutex_;
   std::condition_variable cv_;
+  std::vector<const float*> sends_;
   std::vector<float*> buffers_;
+  Op op_ = Op::all_reduce_sum;
   size_t n_ = 0;
   int arrived_ = 0;
   int departed_ = 0;

@@ -12,6 +12,7 @@ const char* status_code_name(StatusCode code) {
     case StatusCode::resource_exhausted: return "resource_exhausted";
     case StatusCode::io_error: return "io_error";
     case StatusCode::internal: return "internal";
+    case StatusCode::unavailable: return "unavailable";
   }
   return "unknown";
 }

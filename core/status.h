@@ -17,6 +17,7 @@ enum class StatusCode {
   resource_exhausted, // out of KV blocks, queue full
   io_error,           // the operating system refused (open, mmap, read, write)
   internal,           // a bug
+  unavailable,        // the service cannot take it now: replica lost, no replica up, draining (HTTP 503)
 };
 
 const char* status_code_name(StatusCode code);
@@ -46,6 +47,7 @@ inline Status unsupported(std::string m) { return {StatusCode::unsupported, std:
 inline Status out_of_range(std::string m) { return {StatusCode::out_of_range, std::move(m)}; }
 inline Status io_error(std::string m) { return {StatusCode::io_error, std::move(m)}; }
 inline Status internal_error(std::string m) { return {StatusCode::internal, std::move(m)}; }
+inline Status unavailable(std::string m) { return {StatusCode::unavailable, std::move(m)}; }
 
 // A value or the Status that explains why there is none.
 template <typename T>

@@ -12,7 +12,13 @@ packages=(
   nlohmann-json3-dev
   libpcre2-dev
   python3
+  # end-to-end tests (tests/e2e/): real peers on loopback
+  curl openssl nginx-light prometheus
 )
+# node and npm run the official `openai` client in tests/e2e. The machine's own node (any packaging) is kept;
+# Debian's packages are installed only when there is none.
+command -v node > /dev/null || packages+=(nodejs)
+command -v npm > /dev/null || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do

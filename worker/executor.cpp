@@ -24,8 +24,17 @@ Status Executor::validate(const SequenceStep& s) const {
     if (b < 0 || b >= cache_.n_blocks()) return fail("block id " + std::to_string(b) + " outside the cache");
   for (int32_t t : s.tokens)
     if (t < 0 || t >= config.vocab_size) return fail("token id " + std::to_string(t) + " outside the vocabulary");
+  if (!s.prefix_tokens.empty()) {
+    if (static_cast<int64_t>(s.prefix_tokens.size()) != s.start_pos)
+      return fail(std::to_string(s.prefix_tokens.size()) + " prefix tokens for start position " +
+                  std::to_string(s.start_pos));
+    for (int32_t t : s.prefix_tokens)
+      if (t < 0 || t >= config.vocab_size)
+        return fail("prefix token id " + std::to_string(t) + " outside the vocabulary");
+  }
   const auto it = histories_.find(s.seq_id);
-  const int64_t known = it == histories_.end() ? 0 : static_cast<int64_t>(it->second.size());
+  const int64_t known = std::max(it == histories_.end() ? int64_t{0} : static_cast<int64_t>(it->second.size()),
+                                 static_cast<int64_t>(s.prefix_tokens.size()));
   if (s.start_pos > known)
     return fail("starts at " + std::to_string(s.start_pos) + " but only " + std::to_string(known) +
                 " earlier tokens were processed");
@@ -64,6 +73,7 @@ Result<std::vector<SequenceOutput>> Executor::step(const StepPlan& plan) {
   MIXSERVE_RETURN_IF_ERROR(model_.forward(batch, cache_, &logits));
   for (const SequenceStep& s : plan.sequences) {
     auto& history = histories_[s.seq_id];
+    if (!s.prefix_tokens.empty()) history = s.prefix_tokens;
     history.resize(s.start_pos);
     history.insert(history.end(), s.tokens.begin(), s.tokens.end());
   }

@@ -20,6 +20,7 @@ QuantizedWeight to_format(const std::vector<float>& w, int64_t n, int64_t k, Wei
   switch (format) {
     case WeightFormat::int8: return quantize_int8(w.data(), n, k);
     case WeightFormat::int4: return quantize_int4(w.data(), n, k, group_size);
+    case WeightFormat::fp8_e4m3: return quantize_fp8(w.data(), n, k);
     default: return make_dense_weight(w.data(), n, k, format);
   }
 }

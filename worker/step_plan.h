@@ -18,6 +18,10 @@ struct SequenceStep {
   bool sample = true;                // false for a prefill chunk that is not the prompt's last
   cpu::SamplingParams sampling;
   bool return_logits = false;        // logits of every new token (golden tests, perplexity)
+  // Tokens [0, start_pos) when the worker may not have seen them for this seq_id but their KV is already in
+  // the block table's blocks (a prefix-cache hit, or a choice of n > 1 sharing its prompt's blocks). The
+  // executor takes them as the sequence's history (penalties need it). Empty otherwise.
+  std::vector<int32_t> prefix_tokens;
 };
 
 struct StepPlan {

@@ -26,10 +26,22 @@ bool is_byte_token(const std::string& text) {
 
 }  // namespace
 
+// Prompt tokens that seed the window: enough for any start-of-text effect to land on them (vLLM uses 5).
+constexpr size_t kContextTokens = 5;
+
 IncrementalDecoder::IncrementalDecoder(const Tokenizer& tokenizer, bool skip_special_tokens,
-                                       std::vector<std::string> stop_strings)
+                                       std::vector<std::string> stop_strings, const std::vector<int32_t>& context)
     : tokenizer_(tokenizer), skip_special_(skip_special_tokens), stops_(std::move(stop_strings)) {
   std::erase_if(stops_, [](const std::string& s) { return s.empty(); });
+  const size_t n = std::min(context.size(), kContextTokens);
+  std::vector<int32_t> tail(context.end() - static_cast<ptrdiff_t>(n), context.end());
+  // A tail that does not decode, or ends inside a character (byte tokens), would hold every later emission
+  // back: the window's text must be a clean prefix. Then start without context, as before.
+  const auto text = tokenizer_.decode(tail, skip_special_);
+  const bool ends_in_bytes = !tail.empty() && is_byte_token(tokenizer_.token_text(tail.back()));
+  if (!text.ok() || text->ends_with(utf8::kReplacement) || ends_in_bytes) return;
+  ids_ = std::move(tail);
+  read_offset_ = ids_.size();
 }
 
 Result<std::string> IncrementalDecoder::push(int32_t id) {

@@ -15,7 +15,12 @@ namespace mixserve {
 
 class IncrementalDecoder {
  public:
-  IncrementalDecoder(const Tokenizer& tokenizer, bool skip_special_tokens, std::vector<std::string> stop_strings = {});
+  // `context`: the prompt's ids. Its last few tokens seed the decoding window, so the first generated token
+  // reads as it does after the prompt (a SentencePiece "▁to" after a prompt is " to", not the "to" that
+  // Strip makes of a text's first token), as HF's decode of prompt + output and vLLM show it. Emitted text
+  // then equals decode(context tail + ids) minus decode(context tail).
+  IncrementalDecoder(const Tokenizer& tokenizer, bool skip_special_tokens, std::vector<std::string> stop_strings = {},
+                     const std::vector<int32_t>& context = {});
 
   // The text newly safe to emit after `id` (possibly empty).
   Result<std::string> push(int32_t id);

@@ -105,13 +105,9 @@ TaskGrid plan(int64_t m, int64_t n, int64_t k, int n_threads) {
   return g;
 }
 
-}  // namespace
-
-void linear(const LinearParams& p, ThreadPool& pool) {
-  MIXSERVE_CHECK(p.x && p.w && p.y);
+// The linear op for f32 activations (every format but fp8 takes x as it is).
+void linear_f32_activations(const LinearParams& p, ThreadPool& pool) {
   const QuantizedWeight& w = *p.w;
-  MIXSERVE_CHECK_GE(w.k, 1);
-  if (p.m <= 0 || w.n <= 0) return;
   const int64_t k = w.k;
   const TaskGrid g = plan(p.m, w.n, k, pool.size());
   const int64_t min_chunk = std::max<int64_t>(1, kMinChunkMacs / (g.m_tile * k * g.rows_per_block));
@@ -136,6 +132,26 @@ void linear(const LinearParams& p, ThreadPool& pool) {
       multiply_block(p, rows, row_begin, row_end, i_begin, std::min(p.m, i_begin + g.m_tile));
     }
   });
+}
+
+}  // namespace
+
+void linear(const LinearParams& p, ThreadPool& pool) {
+  MIXSERVE_CHECK(p.x && p.w && p.y);
+  const QuantizedWeight& w = *p.w;
+  MIXSERVE_CHECK_GE(w.k, 1);
+  if (p.m <= 0 || w.n <= 0) return;
+  const int64_t k = w.k;
+  if (w.format == WeightFormat::fp8_e4m3) {
+    // W8A8: the activations are rounded to e4m3 per token too (weight_format.h), on a copy.
+    std::vector<float> x8(p.x, p.x + p.m * k);
+    round_activations_to_fp8(x8.data(), p.m, k);
+    LinearParams rounded = p;
+    rounded.x = x8.data();
+    linear_f32_activations(rounded, pool);
+    return;
+  }
+  linear_f32_activations(p, pool);
 }
 
 }  // namespace mixserve::cpu

@@ -6,6 +6,7 @@
 
 #include "core/check.h"
 #include "core/float_convert.h"
+#include "kernels/formats/packed_weight.h"
 
 namespace mixserve {
 namespace {
@@ -96,16 +97,17 @@ const char* weight_format_name(WeightFormat format) {
     case WeightFormat::bf16: return "bf16";
     case WeightFormat::int8: return "int8";
     case WeightFormat::int4: return "int4";
+    case WeightFormat::fp8_e4m3: return "fp8";
   }
   return "unknown";
 }
 
 Result<WeightFormat> parse_weight_format(const std::string& name) {
   for (WeightFormat f : {WeightFormat::f32, WeightFormat::f16, WeightFormat::bf16, WeightFormat::int8,
-                         WeightFormat::int4}) {
+                         WeightFormat::int4, WeightFormat::fp8_e4m3}) {
     if (name == weight_format_name(f)) return f;
   }
-  return invalid_argument("unknown weight format '" + name + "' (expected f32, fp16, bf16, int8 or int4)");
+  return invalid_argument("unknown weight format '" + name + "' (expected f32, fp16, bf16, int8, int4 or fp8)");
 }
 
 QuantizedWeight make_dense_weight(const float* w, int64_t n, int64_t k, WeightFormat format) {
@@ -148,6 +150,47 @@ QuantizedWeight quantize_int8(const float* w, int64_t n, int64_t k) {
   return out;
 }
 
+namespace {
+constexpr float kFp8Max = 448.0f;  // the largest finite e4m3fn value
+
+// Rounds row [k] to e4m3 with scale s (> 0): bits into q when given, the dequantized values into out when given.
+void round_row_to_fp8(const float* row, int64_t k, float s, uint8_t* q, float* out) {
+  for (int64_t c = 0; c < k; ++c) {
+    const uint8_t bits = fp32_to_fp8_e4m3_bits(row[c] / s);  // saturating, like __NV_SATFINITE
+    if (q) q[c] = bits;
+    if (out) out[c] = fp8_e4m3_bits_to_fp32(bits) * s;
+  }
+}
+
+float row_amax(const float* row, int64_t k) {
+  float amax = 0;
+  for (int64_t c = 0; c < k; ++c) amax = std::max(amax, std::fabs(row[c]));
+  return amax;
+}
+}  // namespace
+
+QuantizedWeight quantize_fp8(const float* w, int64_t n, int64_t k) {
+  QuantizedWeight out{.format = WeightFormat::fp8_e4m3, .n = n, .k = k};
+  out.data.assign(static_cast<size_t>(n * k), 0);  // e4m3 bits 0 = +0
+  out.scales.resize(static_cast<size_t>(n));
+  for (int64_t r = 0; r < n; ++r) {
+    const float amax = row_amax(w + r * k, k);
+    // Rounded up to fp16 so amax / s stays <= 448: the largest weight lands on a finite e4m3 value.
+    const float s = amax > 0 ? fp16_at_least(amax / kFp8Max) : 0.0f;
+    out.scales[r] = s;
+    if (s > 0) round_row_to_fp8(w + r * k, k, s, out.data.data() + r * k, nullptr);
+  }
+  return out;
+}
+
+void round_activations_to_fp8(float* x, int64_t m, int64_t k) {
+  for (int64_t i = 0; i < m; ++i) {
+    float* row = x + i * k;  // [k]
+    const float amax = row_amax(row, k);
+    if (amax > 0) round_row_to_fp8(row, k, amax / kFp8Max, nullptr, row);  // f32 scale, as per-token scales are
+  }
+}
+
 // Each group's range is widened to include 0 (as GPTQ/AWQ do), so the zero point -lo/s lands in [0, 15] and
 // is stored rounded to an integer. Padding: columns [k, k_padded) of the last group hold q = z, which
 // dequantizes to exactly 0, so a kernel that reads whole groups needs no special tail.
@@ -183,6 +226,7 @@ QuantizedWeight quantize_int4(const float* w, int64_t n, int64_t k, int group_si
 }
 
 void dequantize_rows(const QuantizedWeight& w, int64_t row_begin, int64_t row_end, float* out) {
+  if (w.layout == WeightLayout::mma_v1) return dequantize_packed_rows(w, row_begin, row_end, out);
   MIXSERVE_CHECK(w.layout == WeightLayout::row_major);
   MIXSERVE_CHECK(0 <= row_begin && row_begin <= row_end && row_end <= w.n);
   const int64_t k = w.k;
@@ -209,6 +253,13 @@ void dequantize_rows(const QuantizedWeight& w, int64_t row_begin, int64_t row_en
       return;
     case WeightFormat::int4:
       for (int64_t r = row_begin; r < row_end; ++r) dequantize_int4_row(w, r, out + (r - row_begin) * k);
+      return;
+    case WeightFormat::fp8_e4m3:
+      for (int64_t r = row_begin; r < row_end; ++r) {
+        const uint8_t* q = w.data.data() + r * k;  // [k] e4m3 bit patterns
+        float* o = out + (r - row_begin) * k;
+        for (int64_t c = 0; c < k; ++c) o[c] = fp8_e4m3_bits_to_fp32(q[c]) * w.scales[r];
+      }
       return;
   }
 }

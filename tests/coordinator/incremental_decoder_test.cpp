@@ -22,8 +22,9 @@ struct Streamed {
   bool stopped = false;
 };
 
-Streamed stream(const Tokenizer& t, const Ids& ids, bool skip_special, std::vector<std::string> stops = {}) {
-  IncrementalDecoder decoder(t, skip_special, std::move(stops));
+Streamed stream(const Tokenizer& t, const Ids& ids, bool skip_special, std::vector<std::string> stops = {},
+                const Ids& context = {}) {
+  IncrementalDecoder decoder(t, skip_special, std::move(stops), context);
   Streamed out;
   for (const int32_t id : ids) {
     auto piece = decoder.push(id);
@@ -84,6 +85,33 @@ TEST(IncrementalDecoder, EmittedTextIsTheDecodeOfAllIdsInValidPieces) {
             << name << " trial " << trial << " skip " << skip << " seed " << test::run_seed();
         for (const std::string& p : s.pieces) ASSERT_TRUE(utf8::is_valid(p)) << name << " trial " << trial;
       }
+    }
+  }
+}
+
+// After a prompt, output reads as HF decodes prompt + output minus the prompt: Llama 2's Strip removes the space
+// of a text's first "▁word" only, so " to" after "... is" keeps its space. vLLM shows it the same way.
+TEST(IncrementalDecoder, OutputAfterAPromptKeepsItsLeadingSpace) {
+  const Tokenizer* t = test::real_tokenizer("llama2");
+  ASSERT_NE(t, nullptr);
+  const Ids prompt = t->encode("The best way to learn a language is", true).value();
+  const Ids output = t->encode("to write it", false).value();  // "▁to", "▁write", "▁it"
+  EXPECT_EQ(stream(*t, output, true).text, "to write it");   // no context: the start of a text
+  EXPECT_EQ(stream(*t, output, true, {}, prompt).text, " to write it");
+  // In general: decode(prompt tail + output) minus decode(prompt tail), for random outputs on both tokenizers.
+  auto rng = test::make_rng(61);
+  for (const char* name : {"llama3", "llama2"}) {
+    const Tokenizer* tk = test::real_tokenizer(name);
+    ASSERT_NE(tk, nullptr);
+    const Ids context = tk->encode("Once upon a time, the answer was", true).value();
+    const Ids tail(context.end() - 5, context.end());
+    for (int trial = 0; trial < 200; ++trial) {
+      Ids ids = random_ids(*tk, rng);
+      Ids both = tail;
+      both.insert(both.end(), ids.begin(), ids.end());
+      const std::string whole = tk->decode(both, true).value(), head = tk->decode(tail, true).value();
+      ASSERT_TRUE(whole.starts_with(head)) << name << " trial " << trial;
+      EXPECT_EQ(stream(*tk, ids, true, {}, context).text, whole.substr(head.size())) << name << " trial " << trial;
     }
   }
 }

@@ -68,7 +68,9 @@ void check_against_golden(const GoldenCase& g, KvFormat kv, double tol) {
     // The most likely token agrees unless HF's top two are closer than our tolerance.
     const auto top = gp.at("top_logits").get<std::vector<double>>();
     const int64_t ours = std::max_element(row, row + vocab) - row;
-    if (top[0] - top[1] > 2 * tol) EXPECT_EQ(ours, gp.at("top_ids")[0].get<int64_t>()) << "position " << p;
+    if (top[0] - top[1] > 2 * tol) {
+      EXPECT_EQ(ours, gp.at("top_ids")[0].get<int64_t>()) << "position " << p;
+    }
   }
   std::printf("  %s kv=%s: max |logit - HF| = %.3e (tolerance %.0e)\n", g.file, kv_format_name(kv), worst, tol);
   EXPECT_LE(worst, tol) << g.file;

@@ -13,6 +13,7 @@
 #include "coordinator/tokenizer/tokenizer.h"
 #include "core/thread_pool.h"
 #include "tools/cli/commands.h"
+#include "tools/cli/parse_options.h"
 #include "tools/cli/token_id_list.h"
 #include "worker/engine.h"
 
@@ -69,17 +70,7 @@ int run_generate(int argc, char** argv) {
       ("kv-tokens", po::value(&options.kv_tokens)->default_value(16384), "KV cache capacity in tokens")
       ("threads", po::value(&threads)->default_value(0), "CPU threads (0: all cores)");
   po::variables_map vm;
-  try {
-    po::store(po::parse_command_line(argc, argv, desc), vm);
-    if (vm.count("help")) {
-      std::cout << desc << "\n";
-      return 0;
-    }
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::fprintf(stderr, "mixserve generate: %s\n", e.what());
-    return 2;
-  }
+  if (auto exit_code = parse_options("generate", argc, argv, desc, vm)) return *exit_code;
   if (vm.count("prompt-ids") == vm.count("prompt")) {
     std::fprintf(stderr, "mixserve generate: give exactly one of --prompt-ids and --prompt\n");
     return 2;

@@ -17,6 +17,11 @@ constexpr Subcommand kSubcommands[] = {
     {"synth", mixserve::cli::run_synth, "write a deterministic synthetic HF checkpoint"},
     {"generate", mixserve::cli::run_generate, "generate tokens from prompt ids on the CPU engine"},
     {"tokenize", mixserve::cli::run_tokenize, "encode text to token ids, or decode ids, with a model's tokenizer"},
+    {"eval", mixserve::cli::run_eval, "perplexity of a text file per weight and K/V cache format"},
+    {"quantize", mixserve::cli::run_quantize, "RTN-quantize a checkpoint to int4/int8 in the GPU packed layout"},
+    {"serve", mixserve::cli::run_serve, "serve the OpenAI API (completions, chat, streaming, metrics)"},
+    {"bench", mixserve::cli::run_bench, "load-test an OpenAI-compatible server: TTFT, TPOT, ITL, E2E"},
+    {"cluster-check", mixserve::cli::run_cluster_check, "under mpirun: start the cluster and check every replica"},
 };
 
 void print_usage() {

@@ -1,0 +1,206 @@
+// gemm_bench: our weight-only GEMM (int4 g128 and int8, fp16/bf16 activations) against cuBLAS fp16 and bf16
+// (cublasGemmEx) in the same process, on the Llama-3-8B layer shapes. Prints microseconds (median of
+// batched launches), TFLOP/s, GB/s of weight bytes (q + scales) and percent of the measured device copy
+// bandwidth (cudaMemcpy D2D, bytes read + written). Weight buffers rotate so the set exceeds L2 (no cache
+// hits across launches). Usage: gemm_bench [--quick] (quick: M in {1, 16, 256} only).
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <vector>
+
+#include "core/float_convert.h"
+#include "kernels/cuda/gemm/gemm.h"
+#include "kernels/formats/packed_weight.h"
+
+namespace {
+
+using mixserve::QuantizedWeight;
+using mixserve::WeightFormat;
+using mixserve::cuda::ActDtype;
+
+#define CHECK_CUDA(x)                                                                        \
+  do {                                                                                       \
+    cudaError_t e_ = (x);                                                                    \
+    if (e_ != cudaSuccess) {                                                                 \
+      std::fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_)); \
+      std::exit(1);                                                                          \
+    }                                                                                        \
+  } while (0)
+#define CHECK_OK(x)                                                                     \
+  do {                                                                                  \
+    const auto& s_ = (x);                                                                    \
+    if (!s_.ok()) {                                                                     \
+      std::fprintf(stderr, "%s:%d %s\n", __FILE__, __LINE__, s_.status().to_string().c_str()); \
+      std::exit(1);                                                                     \
+    }                                                                                   \
+  } while (0)
+
+// Median over `reps` of the mean time of `batch` back-to-back launches (launch gaps amortized), in us.
+double time_us(const std::function<void(int)>& launch, int batch, int reps) {
+  for (int i = 0; i < 3; ++i) launch(i);
+  CHECK_CUDA(cudaDeviceSynchronize());
+  cudaEvent_t a, b;
+  CHECK_CUDA(cudaEventCreate(&a));
+  CHECK_CUDA(cudaEventCreate(&b));
+  std::vector<double> ts;
+  int call = 0;
+  for (int r = 0; r < reps; ++r) {
+    CHECK_CUDA(cudaEventRecord(a));
+    for (int i = 0; i < batch; ++i) launch(call++);
+    CHECK_CUDA(cudaEventRecord(b));
+    CHECK_CUDA(cudaEventSynchronize(b));
+    float ms = 0;
+    CHECK_CUDA(cudaEventElapsedTime(&ms, a, b));
+    ts.push_back(1e3 * ms / batch);
+  }
+  CHECK_CUDA(cudaGetLastError());
+  cudaEventDestroy(a);
+  cudaEventDestroy(b);
+  std::sort(ts.begin(), ts.end());
+  return ts[ts.size() / 2];
+}
+
+double copy_bandwidth_gbs() {
+  const size_t bytes = size_t{1} << 30;
+  void *src, *dst;
+  CHECK_CUDA(cudaMalloc(&src, bytes));
+  CHECK_CUDA(cudaMalloc(&dst, bytes));
+  CHECK_CUDA(cudaMemset(src, 0x5A, bytes));
+  const double us = time_us([&](int) { CHECK_CUDA(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice)); }, 2, 9);
+  cudaFree(src);
+  cudaFree(dst);
+  return 2.0 * bytes / (us * 1e-6) / 1e9;
+}
+
+void* device_random_half(size_t count, ActDtype act, std::mt19937_64& rng, float stddev) {
+  std::normal_distribution<float> dist(0.0f, stddev);
+  std::vector<uint16_t> h(count);
+  for (auto& v : h) v = act == ActDtype::bf16 ? mixserve::fp32_to_bf16_bits(dist(rng)) : mixserve::fp32_to_fp16_bits(dist(rng));
+  void* d;
+  CHECK_CUDA(cudaMalloc(&d, count * 2));
+  CHECK_CUDA(cudaMemcpy(d, h.data(), count * 2, cudaMemcpyHostToDevice));
+  return d;
+}
+
+struct Shape {
+  const char* name;
+  int n, k;
+};
+
+constexpr size_t kRotateBytes = size_t{200} << 20;  // > 3x the 50 MB L2 of an H100
+
+struct OursSet {
+  std::vector<mixserve::cuda::DeviceWeight> copies;  // identical weights in distinct buffers
+  size_t bytes = 0;
+};
+
+OursSet upload_copies(const QuantizedWeight& packed, ActDtype act) {
+  OursSet s;
+  do {
+    auto w = mixserve::cuda::DeviceWeight::upload(packed, act);
+    CHECK_OK(w);
+    s.bytes = w->q_bytes + w->scale_bytes;
+    s.copies.push_back(std::move(*w));
+  } while (s.copies.size() * s.bytes < kRotateBytes);
+  return s;
+}
+
+double time_ours(OursSet& set, int m, const void* x, void* y, int batch, int reps, std::string* how) {
+  auto plan = mixserve::cuda::plan_gemm(set.copies[0], m);
+  CHECK_OK(plan);
+  *how = plan->describe();
+  auto ws = mixserve::cuda::GemmWorkspace::create(plan->workspace_bytes);
+  CHECK_OK(ws);
+  return time_us([&](int i) {
+    auto st = mixserve::cuda::run_gemm(*plan, set.copies[i % set.copies.size()], {.x = x, .y = y, .workspace = &*ws});
+    if (!st.ok()) { std::fprintf(stderr, "%s\n", st.to_string().c_str()); std::exit(1); }
+  }, batch, reps);
+}
+
+// cuBLAS: y[m][n] = x[m][k] W[n][k]^T, i.e. column-major y^T (n x m) = W^T' (n x k) * x^T (k x m).
+double time_cublas(cublasHandle_t h, const std::vector<void*>& ws, cudaDataType dt, int m, int n, int k, const void* x,
+                   void* y, int batch, int reps) {
+  const float one = 1.0f, zero = 0.0f;
+  return time_us([&](int i) {
+    cublasStatus_t st = cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, n, m, k, &one, ws[i % ws.size()], dt, k, x, dt, k,
+                                     &zero, y, dt, n, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+    if (st != CUBLAS_STATUS_SUCCESS) { std::fprintf(stderr, "cublasGemmEx failed %d\n", st); std::exit(1); }
+  }, batch, reps);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  cudaDeviceProp prop;
+  CHECK_CUDA(cudaGetDeviceProperties(&prop, 0));
+  const double copy_gbs = copy_bandwidth_gbs();
+  std::printf("# %s, %d SMs, L2 %d MB; copy d2d %.0f GB/s (read + write)\n", prop.name, prop.multiProcessorCount,
+              prop.l2CacheSize >> 20, copy_gbs);
+  cublasHandle_t handle;
+  if (cublasCreate(&handle) != CUBLAS_STATUS_SUCCESS) return 1;
+  const Shape shapes[] = {{"qkv", 6144, 4096}, {"o", 4096, 4096}, {"gate_up", 28672, 4096}, {"down", 4096, 14336}};
+  std::vector<int> ms = {1, 16, 32, 64, 128, 256, 1024, 4096};
+  if (quick) ms = {1, 16, 256};
+  std::mt19937_64 rng(2026);
+  std::printf("%-8s %5s | %9s %7s %6s %6s | %9s %9s | %9s %9s | %6s %6s | %s\n", "layer", "M", "int4 us", "GB/s",
+              "%copy", "TF/s", "int4bf us", "int8 us", "cb16 us", "cbbf us", "xfp16", "xbf16", "plan (int4 fp16)");
+  for (const Shape& s : shapes) {
+    // Weights: random normal, RTN int4 g128 and int8, packed once on the host.
+    std::vector<float> wf(static_cast<size_t>(s.n) * s.k);
+    std::normal_distribution<float> dist(0.0f, 0.02f);
+    for (auto& v : wf) v = dist(rng);
+    auto p4 = mixserve::pack_for_tensor_cores(mixserve::quantize_int4(wf.data(), s.n, s.k, 128));
+    auto p8 = mixserve::pack_for_tensor_cores(mixserve::quantize_int8(wf.data(), s.n, s.k));
+    CHECK_OK(p4);
+    CHECK_OK(p8);
+    wf = {};
+    OursSet w4h = upload_copies(*p4, ActDtype::f16), w4b = upload_copies(*p4, ActDtype::bf16);
+    OursSet w8h = upload_copies(*p8, ActDtype::f16);
+    const size_t dense_bytes = size_t{2} * s.n * s.k;
+    std::vector<void*> dh, db;
+    dh.push_back(device_random_half(size_t{1} * s.n * s.k, ActDtype::f16, rng, 0.02f));
+    db.push_back(device_random_half(size_t{1} * s.n * s.k, ActDtype::bf16, rng, 0.02f));
+    while (dh.size() * dense_bytes < kRotateBytes) {  // copies of the first: distinct buffers, same values
+      for (auto* set : {&dh, &db}) {
+        void* d;
+        CHECK_CUDA(cudaMalloc(&d, dense_bytes));
+        CHECK_CUDA(cudaMemcpy(d, set->front(), dense_bytes, cudaMemcpyDeviceToDevice));
+        set->push_back(d);
+      }
+    }
+    for (int m : ms) {
+      void* xh = device_random_half(size_t{1} * m * s.k, ActDtype::f16, rng, 1.0f);
+      void* xb = device_random_half(size_t{1} * m * s.k, ActDtype::bf16, rng, 1.0f);
+      void* y;
+      CHECK_CUDA(cudaMalloc(&y, size_t{2} * m * s.n));
+      const double flops = 2.0 * m * s.n * s.k;
+      const int batch = m >= 1024 ? 3 : 20, reps = m >= 1024 ? 7 : 15;
+      std::string how, unused;
+      const double t4 = time_ours(w4h, m, xh, y, batch, reps, &how);
+      const double t4b = time_ours(w4b, m, xb, y, batch, reps, &unused);
+      const double t8 = time_ours(w8h, m, xh, y, batch, reps, &unused);
+      const double c16 = time_cublas(handle, dh, CUDA_R_16F, m, s.n, s.k, xh, y, batch, reps);
+      const double cbf = time_cublas(handle, db, CUDA_R_16BF, m, s.n, s.k, xb, y, batch, reps);
+      const double gbs = w4h.bytes / (t4 * 1e-6) / 1e9;
+      std::printf("%-8s %5d | %9.1f %7.0f %5.0f%% %6.1f | %9.1f %9.1f | %9.1f %9.1f | %6.2f %6.2f | %s\n", s.name, m, t4,
+                  gbs, 100.0 * gbs / copy_gbs, flops / (t4 * 1e-6) / 1e12, t4b, t8, c16, cbf, c16 / t4, cbf / t4b,
+                  how.c_str());
+      std::fflush(stdout);
+      cudaFree(xh);
+      cudaFree(xb);
+      cudaFree(y);
+    }
+    for (void* p : dh) cudaFree(p);
+    for (void* p : db) cudaFree(p);
+  }
+  std::printf("columns: int4 = ours W4A16 g128 fp16 act (GB/s of q + scale bytes, %% of copy bandwidth); int4bf = bf16 act;\n"
+              "int8 = ours W8A16 fp16; cb16/cbbf = cublasGemmEx fp16/bf16 dense; xfp16 = cb16 / int4, xbf16 = cbbf / int4bf\n");
+  cublasDestroy(handle);
+  return 0;
+}

@@ -1,0 +1,10 @@
+// int8 (W8A16) instantiations: one translation unit per format keeps each nvcc run short.
+#include "kernels/cuda/gemm/kernel_configs.cuh"
+
+namespace mixserve::cuda::gemm {
+
+const KernelEntry* int8_kernels(ActDtype act) {
+  return act == ActDtype::bf16 ? make_table<Int8Format, __nv_bfloat16>() : make_table<Int8Format, __half>();
+}
+
+}  // namespace mixserve::cuda::gemm

@@ -1,0 +1,28 @@
+#pragma once
+// The tile configurations, shared by the int4 and int8 tables (GemmConfig fields: id, block_m, warps,
+// warp_tiles, chunks_per_stage (= prefetch depth), stages). Chosen by M bucket in plan_gemm():
+//   0: M <= 8 (decode), 1: M <= 16, 2: M <= 32, 3: M <= 128, 4: larger M (prefill; prefetch 1 and 4 x
+//   stages: with 128 accumulators per thread, deeper register prefetch spills).
+#include "kernels/cuda/gemm/kernel_table.h"
+#include "kernels/cuda/gemm/wxa16_kernel.cuh"
+
+namespace mixserve::cuda::gemm {
+
+template <class Fmt, typename T, int kId, int kBlockM, int kWarps, int kTiles, int kPrefetch, int kStages>
+KernelEntry entry() {
+  return {.kernel = reinterpret_cast<const void*>(&wxa16_kernel<Fmt, T, kBlockM, kWarps, kTiles, kPrefetch, kStages>),
+          .config = {.id = kId, .block_m = kBlockM, .warps = kWarps, .warp_tiles = kTiles,
+                     .chunks_per_stage = kPrefetch, .stages = kStages}};
+}
+
+template <class Fmt, typename T>
+const KernelEntry* make_table() {
+  static const KernelEntry table[kConfigCount] = {
+      entry<Fmt, T, 0, 8, 4, 2, 4, 3>(),  entry<Fmt, T, 1, 16, 4, 2, 4, 3>(),
+      entry<Fmt, T, 2, 32, 4, 2, 2, 3>(), entry<Fmt, T, 3, 64, 4, 2, 2, 3>(),
+      entry<Fmt, T, 4, 128, 8, 2, 1, 4>(),
+  };
+  return table;
+}
+
+}  // namespace mixserve::cuda::gemm

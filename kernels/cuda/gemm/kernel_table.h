@@ -1,0 +1,18 @@
+#pragma once
+// The compiled tile configurations of the weight-only GEMM, one table per (format, activation dtype).
+// Listed explicitly: plan_gemm() fails with a message for anything not here.
+#include "kernels/cuda/gemm/gemm.h"
+
+namespace mixserve::cuda::gemm {
+
+struct KernelEntry {
+  const void* kernel;  // __global__ void(WxA16Params)
+  GemmConfig config;
+};
+
+constexpr int kConfigCount = 5;
+// Entries indexed by GemmConfig::id; defined in gemm_int4.cu and gemm_int8.cu.
+const KernelEntry* int4_kernels(ActDtype act);
+const KernelEntry* int8_kernels(ActDtype act);
+
+}  // namespace mixserve::cuda::gemm
