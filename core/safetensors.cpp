@@ -292,7 +292,7 @@ Result<TensorRef> Checkpoint::tensor(const std::string& name) const {
   const SafetensorsFile& file = *files_[it->second];
   const TensorInfo* info = file.find(name);
   MIXSERVE_CHECK(info != nullptr);  // open() verified every indexed tensor
-  return TensorRef{.info = info, .bytes = file.bytes(*info), .file = &file.path()};
+  return TensorRef{.info = info, .bytes = file.bytes(*info), .file = &file.path(), .metadata = &file.metadata()};
 }
 
 Result<TensorRef> Checkpoint::tensor_with_shape(const std::string& name, const std::vector<int64_t>& shape) const {

@@ -56,6 +56,7 @@ struct TensorRef {
   const TensorInfo* info = nullptr;
   std::span<const uint8_t> bytes;
   const std::string* file = nullptr;
+  const std::map<std::string, std::string>* metadata = nullptr;  // the file's __metadata__
 };
 
 // A HF checkpoint directory: `model.safetensors`, or shards listed by `model.safetensors.index.json`

@@ -4,6 +4,8 @@
 #include <string>
 
 #include "core/float_convert.h"
+#include "kernels/formats/quantized_rows.h"
+#include "worker/quantized_checkpoint.h"
 
 namespace mixserve {
 namespace {
@@ -37,16 +39,6 @@ class LayerLoader {
     const int64_t hidden = config_.hidden_size;
     const int64_t d = config_.head_dim;
     LayerWeights lw;
-    MIXSERVE_ASSIGN_OR_RETURN(DType dtype, dtype_of(p + "self_attn.q_proj.weight"));
-    const WeightFormat format = options_.linear_format.value_or(dense_format_of(dtype));
-
-    // Attention: this rank's q heads and kv heads, fused into one [q; k; v] matrix.
-    MIXSERVE_ASSIGN_OR_RETURN(auto q, read_tensor_f32(ckpt_, p + "self_attn.q_proj.weight", {config_.q_size(), hidden}));
-    MIXSERVE_ASSIGN_OR_RETURN(auto k, read_tensor_f32(ckpt_, p + "self_attn.k_proj.weight", {config_.kv_size(), hidden}));
-    MIXSERVE_ASSIGN_OR_RETURN(auto v, read_tensor_f32(ckpt_, p + "self_attn.v_proj.weight", {config_.kv_size(), hidden}));
-    const auto q_s = slice_rows(q, hidden, plan_.q_head_begin * d, plan_.q_rows());
-    const auto k_s = slice_rows(k, hidden, plan_.kv_head_begin * d, plan_.kv_rows());
-    const auto v_s = slice_rows(v, hidden, plan_.kv_head_begin * d, plan_.kv_rows());
     std::vector<float> qkv_bias;
     if (config_.attention_bias) {
       MIXSERVE_ASSIGN_OR_RETURN(auto qb, read_tensor_f32(ckpt_, p + "self_attn.q_proj.bias", {config_.q_size()}));
@@ -57,6 +49,37 @@ class LayerLoader {
       const auto vb_s = slice_rows(vb, 1, plan_.kv_head_begin * d, plan_.kv_rows());
       qkv_bias = concat_rows({&qb_s, &kb_s, &vb_s});
     }
+    if (has_quantized_weight(ckpt_, p + "self_attn.q_proj")) {
+      MIXSERVE_RETURN_IF_ERROR(load_prequantized_linears(p, std::move(qkv_bias), lw));
+    } else {
+      MIXSERVE_RETURN_IF_ERROR(load_float_linears(p, std::move(qkv_bias), lw));
+    }
+
+    MIXSERVE_ASSIGN_OR_RETURN(auto n1, read_tensor_f32(ckpt_, p + "input_layernorm.weight", {hidden}));
+    MIXSERVE_ASSIGN_OR_RETURN(auto n2, read_tensor_f32(ckpt_, p + "post_attention_layernorm.weight", {hidden}));
+    lw.input_norm = backend_.upload(n1);
+    lw.post_attention_norm = backend_.upload(n2);
+    bytes_ += 2 * hidden * sizeof(float);
+    return lw;
+  }
+
+  size_t bytes() const { return bytes_; }
+
+ private:
+  // Float checkpoint weights, sharded and fused as floats, then converted to the requested format.
+  Status load_float_linears(const std::string& p, std::vector<float> qkv_bias, LayerWeights& lw) {
+    const int64_t hidden = config_.hidden_size;
+    const int64_t d = config_.head_dim;
+    MIXSERVE_ASSIGN_OR_RETURN(DType dtype, dtype_of(p + "self_attn.q_proj.weight"));
+    const WeightFormat format = options_.linear_format.value_or(dense_format_of(dtype));
+
+    // Attention: this rank's q heads and kv heads, fused into one [q; k; v] matrix.
+    MIXSERVE_ASSIGN_OR_RETURN(auto q, read_tensor_f32(ckpt_, p + "self_attn.q_proj.weight", {config_.q_size(), hidden}));
+    MIXSERVE_ASSIGN_OR_RETURN(auto k, read_tensor_f32(ckpt_, p + "self_attn.k_proj.weight", {config_.kv_size(), hidden}));
+    MIXSERVE_ASSIGN_OR_RETURN(auto v, read_tensor_f32(ckpt_, p + "self_attn.v_proj.weight", {config_.kv_size(), hidden}));
+    const auto q_s = slice_rows(q, hidden, plan_.q_head_begin * d, plan_.q_rows());
+    const auto k_s = slice_rows(k, hidden, plan_.kv_head_begin * d, plan_.kv_rows());
+    const auto v_s = slice_rows(v, hidden, plan_.kv_head_begin * d, plan_.kv_rows());
     lw.qkv = linear(concat_rows({&q_s, &k_s, &v_s}), plan_.qkv_rows(), hidden, format, std::move(qkv_bias));
 
     MIXSERVE_ASSIGN_OR_RETURN(auto o, read_tensor_f32(ckpt_, p + "self_attn.o_proj.weight", {hidden, config_.q_size()}));
@@ -72,18 +95,48 @@ class LayerLoader {
     lw.gate_up = linear(concat_rows({&gate_s, &up_s}), 2 * plan_.n_inter, hidden, format, {});
     MIXSERVE_ASSIGN_OR_RETURN(auto down, read_tensor_f32(ckpt_, p + "mlp.down_proj.weight", {hidden, inter}));
     lw.down = linear(slice_cols(down, inter, plan_.inter_begin, plan_.n_inter), hidden, plan_.n_inter, format, {});
+    return Status::ok_status();
+  }
 
-    MIXSERVE_ASSIGN_OR_RETURN(auto n1, read_tensor_f32(ckpt_, p + "input_layernorm.weight", {hidden}));
-    MIXSERVE_ASSIGN_OR_RETURN(auto n2, read_tensor_f32(ckpt_, p + "post_attention_layernorm.weight", {hidden}));
-    lw.input_norm = backend_.upload(n1);
-    lw.post_attention_norm = backend_.upload(n2);
-    bytes_ += 2 * hidden * sizeof(float);
+  // Pre-quantized weights (`mixserve quantize` output): sharded and fused as quantized rows and columns, exactly;
+  // they keep the format they were quantized to.
+  Status load_prequantized_linears(const std::string& p, std::vector<float> qkv_bias, LayerWeights& lw) {
+    const int64_t hidden = config_.hidden_size, d = config_.head_dim, inter = config_.intermediate_size;
+    MIXSERVE_ASSIGN_OR_RETURN(auto q, read_quantized_weight(ckpt_, p + "self_attn.q_proj", config_.q_size(), hidden));
+    if (options_.linear_format && *options_.linear_format != q.format)
+      return invalid_argument(ckpt_.dir() + " holds " + weight_format_name(q.format) + "-quantized weights; " +
+                              "converting them to " + weight_format_name(*options_.linear_format) +
+                              " would need the original weights (load those, or leave the weight format unset)");
+    MIXSERVE_ASSIGN_OR_RETURN(auto k, read_quantized_weight(ckpt_, p + "self_attn.k_proj", config_.kv_size(), hidden));
+    MIXSERVE_ASSIGN_OR_RETURN(auto v, read_quantized_weight(ckpt_, p + "self_attn.v_proj", config_.kv_size(), hidden));
+    MIXSERVE_ASSIGN_OR_RETURN(auto q_s, quantized_rows(q, plan_.q_head_begin * d, plan_.q_rows()));
+    MIXSERVE_ASSIGN_OR_RETURN(auto k_s, quantized_rows(k, plan_.kv_head_begin * d, plan_.kv_rows()));
+    MIXSERVE_ASSIGN_OR_RETURN(auto v_s, quantized_rows(v, plan_.kv_head_begin * d, plan_.kv_rows()));
+    MIXSERVE_ASSIGN_OR_RETURN(auto qkv, concat_quantized_rows({&q_s, &k_s, &v_s}));
+    lw.qkv = add_linear(std::move(qkv), std::move(qkv_bias));
+
+    MIXSERVE_ASSIGN_OR_RETURN(auto o, read_quantized_weight(ckpt_, p + "self_attn.o_proj", hidden, config_.q_size()));
+    MIXSERVE_ASSIGN_OR_RETURN(auto o_s, quantized_cols(o, plan_.q_head_begin * d, plan_.q_rows()));
+    lw.o = add_linear(std::move(o_s), {});
+
+    MIXSERVE_ASSIGN_OR_RETURN(auto gate, read_quantized_weight(ckpt_, p + "mlp.gate_proj", inter, hidden));
+    MIXSERVE_ASSIGN_OR_RETURN(auto up, read_quantized_weight(ckpt_, p + "mlp.up_proj", inter, hidden));
+    MIXSERVE_ASSIGN_OR_RETURN(auto gate_s, quantized_rows(gate, plan_.inter_begin, plan_.n_inter));
+    MIXSERVE_ASSIGN_OR_RETURN(auto up_s, quantized_rows(up, plan_.inter_begin, plan_.n_inter));
+    MIXSERVE_ASSIGN_OR_RETURN(auto gate_up, concat_quantized_rows({&gate_s, &up_s}));
+    lw.gate_up = add_linear(std::move(gate_up), {});
+    MIXSERVE_ASSIGN_OR_RETURN(auto down, read_quantized_weight(ckpt_, p + "mlp.down_proj", hidden, inter));
+    MIXSERVE_ASSIGN_OR_RETURN(auto down_s, quantized_cols(down, plan_.inter_begin, plan_.n_inter));
+    lw.down = add_linear(std::move(down_s), {});
+    return Status::ok_status();
+  }
+
+  std::unique_ptr<LinearWeight> add_linear(QuantizedWeight w, std::vector<float> bias) {
+    auto lw = backend_.load_linear(std::move(w), std::move(bias));
+    bytes_ += lw->bytes();
     return lw;
   }
 
-  size_t bytes() const { return bytes_; }
-
- private:
   Result<DType> dtype_of(const std::string& name) {
     MIXSERVE_ASSIGN_OR_RETURN(TensorRef ref, ckpt_.tensor(name));
     return ref.info->dtype;
@@ -91,9 +144,7 @@ class LayerLoader {
 
   std::unique_ptr<LinearWeight> linear(const std::vector<float>& w, int64_t n, int64_t k, WeightFormat format,
                                        std::vector<float> bias) {
-    auto lw = backend_.load_linear(to_format(w, n, k, format, options_.group_size), std::move(bias));
-    bytes_ += lw->bytes();
-    return lw;
+    return add_linear(to_format(w, n, k, format, options_.group_size), std::move(bias));
   }
 
   const Checkpoint& ckpt_;

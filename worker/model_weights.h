@@ -2,7 +2,9 @@
 // Loads one tensor-parallel rank's weights of a Llama-family HF checkpoint into a backend.
 // Fused per layer: qkv = [q; k; v] rows of this rank (with the q/k/v biases when the model has them) and
 // gate_up = [gate; up] rows. Linear layers take the requested WeightFormat (RTN-quantized here for
-// int8/int4); the embedding and LM head stay in the checkpoint's dtype. Every error names the file and tensor.
+// int8/int4/fp8); a checkpoint written by `mixserve quantize` loads its int4/int8 weights as they are, sharded
+// and fused exactly (worker/quantized_checkpoint.h). The embedding and LM head stay in the checkpoint's dtype.
+// Every error names the file and tensor.
 #include <memory>
 #include <optional>
 #include <vector>

@@ -2,7 +2,9 @@
 // (cublasGemmEx) in the same process, on the Llama-3-8B layer shapes. Prints microseconds (median of
 // batched launches), TFLOP/s, GB/s of weight bytes (q + scales) and percent of the measured device copy
 // bandwidth (cudaMemcpy D2D, bytes read + written). Weight buffers rotate so the set exceeds L2 (no cache
-// hits across launches). Usage: gemm_bench [--quick] (quick: M in {1, 16, 256} only).
+// hits across launches). For int4 fp16 it also runs the tuner (kernels/cuda/gemm/gemm_tuner.h) per shape and M
+// and times its pick the same way. Usage: gemm_bench [--quick] [--tune-cache=FILE] (quick: M in {1, 16, 256}
+// only; FILE receives the tuned choices).
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
@@ -11,10 +13,12 @@
 #include <cstring>
 #include <functional>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "core/float_convert.h"
 #include "kernels/cuda/gemm/gemm.h"
+#include "kernels/cuda/gemm/gemm_tuner.h"
 #include "kernels/formats/packed_weight.h"
 
 namespace {
@@ -110,8 +114,10 @@ OursSet upload_copies(const QuantizedWeight& packed, ActDtype act) {
   return s;
 }
 
-double time_ours(OursSet& set, int m, const void* x, void* y, int batch, int reps, std::string* how) {
-  auto plan = mixserve::cuda::plan_gemm(set.copies[0], m);
+// config_id < 0: plan_gemm's default plan; otherwise that configuration with `splits`.
+double time_ours(OursSet& set, int m, const void* x, void* y, int batch, int reps, std::string* how,
+                 int config_id = -1, int splits = 0) {
+  auto plan = mixserve::cuda::plan_gemm(set.copies[0], m, config_id, splits);
   CHECK_OK(plan);
   *how = plan->describe();
   auto ws = mixserve::cuda::GemmWorkspace::create(plan->workspace_bytes);
@@ -136,7 +142,13 @@ double time_cublas(cublasHandle_t h, const std::vector<void*>& ws, cudaDataType 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  bool quick = false;
+  std::string tune_cache_path;  // --tune-cache=FILE: write the tuner's choices (int4 g128 fp16) there
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--quick") == 0) quick = true;
+    if (std::strncmp(argv[i], "--tune-cache=", 13) == 0) tune_cache_path = argv[i] + 13;
+  }
+  mixserve::cuda::GemmTuneCache tune_cache;
   cudaDeviceProp prop;
   CHECK_CUDA(cudaGetDeviceProperties(&prop, 0));
   const double copy_gbs = copy_bandwidth_gbs();
@@ -148,8 +160,9 @@ int main(int argc, char** argv) {
   std::vector<int> ms = {1, 16, 32, 64, 128, 256, 1024, 4096};
   if (quick) ms = {1, 16, 256};
   std::mt19937_64 rng(2026);
-  std::printf("%-8s %5s | %9s %7s %6s %6s | %9s %9s | %9s %9s | %6s %6s | %s\n", "layer", "M", "int4 us", "GB/s",
-              "%copy", "TF/s", "int4bf us", "int8 us", "cb16 us", "cbbf us", "xfp16", "xbf16", "plan (int4 fp16)");
+  std::printf("%-8s %5s | %9s %7s %6s %6s | %9s %6s %6s | %9s %9s | %9s %9s | %6s %6s | %s\n", "layer", "M",
+              "int4 us", "GB/s", "%copy", "TF/s", "tuned us", "%copy", "xfp16", "int4bf us", "int8 us", "cb16 us",
+              "cbbf us", "xfp16", "xbf16", "plan (int4 fp16) -> tuned");
   for (const Shape& s : shapes) {
     // Weights: random normal, RTN int4 g128 and int8, packed once on the host.
     std::vector<float> wf(static_cast<size_t>(s.n) * s.k);
@@ -183,14 +196,21 @@ int main(int argc, char** argv) {
       const int batch = m >= 1024 ? 3 : 20, reps = m >= 1024 ? 7 : 15;
       std::string how, unused;
       const double t4 = time_ours(w4h, m, xh, y, batch, reps, &how);
+      // The tuner's pick for this (shape, M), timed the same way as the default plan.
+      auto choice = mixserve::cuda::tune_gemm(w4h.copies[0], m, xh, y);
+      CHECK_OK(choice);
+      tune_cache.put(mixserve::cuda::gemm_tune_key(w4h.copies[0], m), *choice);
+      std::string tuned_how;
+      const double tt = time_ours(w4h, m, xh, y, batch, reps, &tuned_how, choice->config_id, choice->splits);
       const double t4b = time_ours(w4b, m, xb, y, batch, reps, &unused);
       const double t8 = time_ours(w8h, m, xh, y, batch, reps, &unused);
       const double c16 = time_cublas(handle, dh, CUDA_R_16F, m, s.n, s.k, xh, y, batch, reps);
       const double cbf = time_cublas(handle, db, CUDA_R_16BF, m, s.n, s.k, xb, y, batch, reps);
       const double gbs = w4h.bytes / (t4 * 1e-6) / 1e9;
-      std::printf("%-8s %5d | %9.1f %7.0f %5.0f%% %6.1f | %9.1f %9.1f | %9.1f %9.1f | %6.2f %6.2f | %s\n", s.name, m, t4,
-                  gbs, 100.0 * gbs / copy_gbs, flops / (t4 * 1e-6) / 1e12, t4b, t8, c16, cbf, c16 / t4, cbf / t4b,
-                  how.c_str());
+      const double tgbs = w4h.bytes / (tt * 1e-6) / 1e9;
+      std::printf("%-8s %5d | %9.1f %7.0f %5.0f%% %6.1f | %9.1f %5.0f%% %6.2f | %9.1f %9.1f | %9.1f %9.1f | %6.2f %6.2f | %s -> %s\n",
+                  s.name, m, t4, gbs, 100.0 * gbs / copy_gbs, flops / (t4 * 1e-6) / 1e12, tt, 100.0 * tgbs / copy_gbs,
+                  c16 / tt, t4b, t8, c16, cbf, c16 / t4, cbf / t4b, how.c_str(), tuned_how.c_str());
       std::fflush(stdout);
       cudaFree(xh);
       cudaFree(xb);
@@ -199,7 +219,13 @@ int main(int argc, char** argv) {
     for (void* p : dh) cudaFree(p);
     for (void* p : db) cudaFree(p);
   }
-  std::printf("columns: int4 = ours W4A16 g128 fp16 act (GB/s of q + scale bytes, %% of copy bandwidth); int4bf = bf16 act;\n"
+  if (!tune_cache_path.empty()) {
+    const mixserve::Status saved = tune_cache.save(tune_cache_path);
+    if (!saved.ok()) std::fprintf(stderr, "%s\n", saved.to_string().c_str());
+  }
+  std::printf("columns: int4 = ours W4A16 g128 fp16 act, plan_gemm default (GB/s of q + scale bytes, %% of copy\n"
+              "bandwidth); tuned = the tuner's pick for this shape and M (kernels/cuda/gemm/gemm_tuner.h), xfp16 = cb16 /\n"
+              "tuned; int4bf = bf16 act;\n"
               "int8 = ours W8A16 fp16; cb16/cbbf = cublasGemmEx fp16/bf16 dense; xfp16 = cb16 / int4, xbf16 = cbbf / int4bf\n");
   cublasDestroy(handle);
   return 0;

@@ -15,6 +15,7 @@
 #include "core/float_convert.h"
 #include "kernels/cuda/gemm/gemm.h"
 #include "kernels/formats/packed_weight.h"
+#include "device_memory.h"
 #include "test_support.h"
 
 namespace mixserve {
@@ -22,11 +23,7 @@ namespace {
 
 using cuda::ActDtype;
 
-struct DeviceBuffer {
-  void* ptr = nullptr;
-  explicit DeviceBuffer(size_t bytes) { EXPECT_EQ(cudaMalloc(&ptr, bytes), cudaSuccess); }
-  ~DeviceBuffer() { cudaFree(ptr); }
-};
+using test::DeviceMemory;
 
 uint16_t to_bits(float v, ActDtype a) { return a == ActDtype::bf16 ? fp32_to_bf16_bits(v) : fp32_to_fp16_bits(v); }
 float from_bits(uint16_t b, ActDtype a) { return a == ActDtype::bf16 ? bf16_bits_to_fp32(b) : fp16_bits_to_fp32(b); }
@@ -73,7 +70,7 @@ double run_case(const QuantizedWeight& w, int m, ActDtype act, std::mt19937_64& 
   const auto xf = test::random_normal(static_cast<size_t>(m * w.k), rng);
   std::vector<uint16_t> x(xf.size());
   for (size_t i = 0; i < x.size(); ++i) x[i] = to_bits(xf[i], act);
-  DeviceBuffer dx(x.size() * 2), dy(static_cast<size_t>(m * w.n) * 2);
+  DeviceMemory dx(x.size() * 2), dy(static_cast<size_t>(m * w.n) * 2);
   EXPECT_EQ(cudaMemcpy(dx.ptr, x.data(), x.size() * 2, cudaMemcpyHostToDevice), cudaSuccess);
   EXPECT_EQ(cudaMemset(dy.ptr, 0xFF, static_cast<size_t>(m * w.n) * 2), cudaSuccess);  // NaN in fp16 and bf16
   const Status st = cuda::run_gemm(*plan, *dw, {.x = dx.ptr, .y = dy.ptr, .workspace = &*ws});

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <thread>
+
 #include "test_support.h"
 
 namespace mixserve::test {
@@ -42,6 +45,32 @@ std::unique_ptr<Engine> load_engine(const std::string& dir, const EngineOptions&
   auto engine = Engine::load(dir, options, comm, ThreadPool::global());
   EXPECT_TRUE(engine.ok()) << engine.status().to_string();
   return engine.ok() ? std::move(engine).value() : nullptr;
+}
+
+std::vector<float> tensor_parallel_logits(const std::string& dir, const EngineOptions& options, int tp,
+                                          const std::vector<int32_t>& tokens) {
+  auto group = InProcessGroup::create(tp);
+  std::vector<std::vector<float>> logits(tp);
+  std::vector<std::thread> ranks;
+  std::vector<std::unique_ptr<ThreadPool>> pools;
+  for (int r = 0; r < tp; ++r) pools.push_back(std::make_unique<ThreadPool>(1));
+  for (int r = 0; r < tp; ++r) {
+    ranks.emplace_back([&, r] {
+      auto comm = group->communicator(r);
+      EngineOptions o = options;
+      o.tp_rank = r;
+      o.tp_size = tp;
+      auto engine = Engine::load(dir, o, *comm, *pools[r]);
+      if (!engine.ok()) {
+        ADD_FAILURE() << engine.status().to_string();
+        std::abort();  // the other ranks would wait forever in the all-reduce
+      }
+      logits[r] = logits_for_sequence(**engine, tokens, 12, 6);
+    });
+  }
+  for (auto& t : ranks) t.join();
+  for (int r = 1; r < tp; ++r) EXPECT_EQ(logits[r], logits[0]) << "rank " << r << " disagrees with rank 0";
+  return logits[0];
 }
 
 }  // namespace mixserve::test

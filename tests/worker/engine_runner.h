@@ -16,6 +16,11 @@ std::vector<float> logits_for_sequence(Engine& engine, const std::vector<int32_t
 // Deterministic pseudo-random token ids in [0, vocab).
 std::vector<int32_t> some_tokens(int64_t n, int64_t vocab, uint64_t salt);
 
+// Ranks 0..tp-1 as threads sharing an in-process all-reduce, each loading `dir` with options (tp_rank/tp_size
+// set per rank) and running logits_for_sequence(tokens, 12, 6); every rank must agree. Rank 0's logits.
+std::vector<float> tensor_parallel_logits(const std::string& dir, const EngineOptions& options, int tp,
+                                          const std::vector<int32_t>& tokens);
+
 // Loads `dir` with options, on a LocalCommunicator; fails the test on error.
 std::unique_ptr<Engine> load_engine(const std::string& dir, const EngineOptions& options);
 

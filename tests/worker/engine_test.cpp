@@ -2,8 +2,6 @@
 // quantized formats stay within their documented error of the f32 path.
 #include <gtest/gtest.h>
 
-#include <thread>
-
 #include "engine_runner.h"
 #include "synth_model.h"
 #include "test_support.h"
@@ -51,32 +49,6 @@ TEST(Engine, BatchedSequencesMatchSeparateRuns) {
   EXPECT_LT(test::relative_frobenius_error((*out)[1].logits, alone_b), 1e-5);
 }
 
-// Ranks run as threads sharing an in-process all-reduce; rank 0's logits must equal TP=1's.
-std::vector<float> tensor_parallel_logits(const std::string& dir, int tp, const std::vector<int32_t>& tokens) {
-  auto group = InProcessGroup::create(tp);
-  std::vector<std::vector<float>> logits(tp);
-  std::vector<std::thread> ranks;
-  std::vector<std::unique_ptr<ThreadPool>> pools;
-  for (int r = 0; r < tp; ++r) pools.push_back(std::make_unique<ThreadPool>(1));
-  for (int r = 0; r < tp; ++r) {
-    ranks.emplace_back([&, r] {
-      auto comm = group->communicator(r);
-      EngineOptions o = f32_options();
-      o.tp_rank = r;
-      o.tp_size = tp;
-      auto engine = Engine::load(dir, o, *comm, *pools[r]);
-      if (!engine.ok()) {
-        ADD_FAILURE() << engine.status().to_string();
-        std::abort();  // the other ranks would wait forever in the all-reduce
-      }
-      logits[r] = test::logits_for_sequence(**engine, tokens, 12, 6);
-    });
-  }
-  for (auto& t : ranks) t.join();
-  for (int r = 1; r < tp; ++r) EXPECT_EQ(logits[r], logits[0]) << "rank " << r << " disagrees with rank 0";
-  return logits[0];
-}
-
 TEST(Engine, TensorParallelTwoAndFourMatchSingleRank) {
   for (const char* preset : {"tiny", "qwen2-tiny"}) {
     const std::string dir = test::synth_model_dir(preset, kSeed);
@@ -85,7 +57,7 @@ TEST(Engine, TensorParallelTwoAndFourMatchSingleRank) {
     const auto tokens = test::some_tokens(16, engine->config().vocab_size, 4);
     const auto reference = test::logits_for_sequence(*engine, tokens, 12, 6);
     for (int tp : {2, 4}) {
-      const auto sharded = tensor_parallel_logits(dir, tp, tokens);
+      const auto sharded = test::tensor_parallel_logits(dir, f32_options(), tp, tokens);
       EXPECT_LT(test::relative_frobenius_error(sharded, reference), 1e-5) << preset << " tp=" << tp;
     }
   }

@@ -6,7 +6,7 @@
 // Output tensors for weight NAME.weight: NAME.qweight (u8, packed bytes), NAME.scales (f32 [n][n_groups] or
 // [n]), NAME.qzeros (int4 only, f32 [n][n_groups]); metadata: mixserve_weight_format, mixserve_layout
 // ("mma_v1"), mixserve_group_size, and NAME shapes in "NAME.shape" = "n,k".
-// The worker's loader does not read this directory yet (docs/gemm.md).
+// The worker's loader reads this directory as it is (worker/quantized_checkpoint.h): no re-quantization.
 #include <boost/program_options.hpp>
 #include <cmath>
 #include <cstdio>

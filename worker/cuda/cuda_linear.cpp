@@ -107,7 +107,7 @@ Result<cuda::GemmPlan> CudaLinearContext::gemm_plan(const CudaLinearWeight& w, i
   if (!w.packed_) return invalid_argument("gemm_plan: this weight runs on cuBLAS");
   if (m < 1 || m > INT_MAX) return invalid_argument("gemm_plan: m out of range: " + std::to_string(m));
   const cuda::DeviceWeight& dw = *w.packed_;
-  MIXSERVE_ASSIGN_OR_RETURN(cuda::GemmPlan plan, cuda::plan_gemm(dw, static_cast<int>(m)));
+  MIXSERVE_ASSIGN_OR_RETURN(cuda::GemmPlan plan, cuda::plan_gemm_tuned(dw, static_cast<int>(m), tune_cache_.get()));
   if (plan.workspace_bytes <= gemm_workspace_.bytes) return plan;
   // Too little workspace for the preferred split: the most splits whose fp32 partials and counters fit.
   const size_t m_pad = static_cast<size_t>(plan.m_blocks) * plan.config.block_m;

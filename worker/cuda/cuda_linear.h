@@ -12,8 +12,9 @@
 // The bias is kept in fp32 and added by a second kernel: y = round(round(x W^T) + b).
 //
 // CudaLinearContext holds what runs share: the stream, the GEMM's split-K workspace, the cuBLAS handle and its
-// workspace. Runs never allocate. A split-K plan that needs more workspace than the context has is re-planned
-// with fewer splits (down to 1, which needs none), so any workspace size is correct; the size only bounds speed.
+// workspace, and optionally a tuning cache whose choices replace plan_gemm's defaults. Runs never allocate. A
+// split-K plan that needs more workspace than the context has is re-planned with fewer splits (down to 1, which
+// needs none), so any workspace size is correct; the size only bounds speed.
 // Thread-safety: a context belongs to one thread (the executor's) and its stream; weights are immutable after
 // create() and may be shared.
 #include <cublas_v2.h>
@@ -27,6 +28,7 @@
 #include "core/status.h"
 #include "kernels/cuda/attention/device_batch.h"
 #include "kernels/cuda/gemm/gemm.h"
+#include "kernels/cuda/gemm/gemm_tuner.h"
 #include "kernels/formats/weight_format.h"
 #include "worker/backend.h"
 
@@ -43,6 +45,8 @@ class CudaLinearWeight final : public LinearWeight {
   WeightFormat format() const { return format_; }
   cuda::ActDtype act() const { return act_; }
   bool uses_gemm_kernels() const { return packed_.has_value(); }  // int4/int8; otherwise cuBLAS
+  // The packed weight the GEMM kernels run (tuning keys, tests); null for cuBLAS weights.
+  const cuda::DeviceWeight* device_weight() const { return packed_ ? &*packed_ : nullptr; }
 
  private:
   friend class CudaLinearContext;
@@ -72,6 +76,9 @@ class CudaLinearContext {
   // The GEMM plan run() would use for this weight and m (tests, logs); cuBLAS weights have none.
   Result<cuda::GemmPlan> gemm_plan(const CudaLinearWeight& w, int64_t m) const;
   cudaStream_t stream() const { return stream_; }
+  // Plans come from this cache's tuned choices where it has one for (weight, M bucket), plan_gemm's defaults
+  // otherwise (kernels/cuda/gemm/gemm_tuner.h). Null: defaults only.
+  void set_tune_cache(std::shared_ptr<const cuda::GemmTuneCache> cache) { tune_cache_ = std::move(cache); }
 
  private:
   CudaLinearContext() = default;
@@ -82,6 +89,7 @@ class CudaLinearContext {
   cublasHandle_t cublas_ = nullptr;
   cuda::DeviceBytes cublas_workspace_;
   cuda::GemmWorkspace gemm_workspace_;
+  std::shared_ptr<const cuda::GemmTuneCache> tune_cache_;
 };
 
 }  // namespace mixserve

@@ -13,7 +13,12 @@ namespace {
 
 int ceil_div(int64_t a, int64_t b) { return static_cast<int>((a + b - 1) / b); }
 
-int default_config(int m) { return m <= 8 ? 0 : m <= 16 ? 1 : m <= 32 ? 2 : m <= 128 ? 3 : 4; }
+// M buckets of the default configuration. The tuner's H100 choices on the Llama-3-8B shapes
+// (benchmarks/gemm/h100-tune-cache.txt) put the smaller-block configurations one or two buckets higher than the
+// first guess did (e.g. block_m 32 with split-K at M = 128-256, not block_m 64/128): a smaller block streams
+// the weights with more blocks in flight, which matters more than re-reading x. Runs with a tune cache use
+// its measured choices instead (gemm_tuner.h).
+int default_config(int m) { return m <= 8 ? 0 : m <= 64 ? 1 : m <= 256 ? 2 : m <= 512 ? 3 : 4; }
 
 const gemm::KernelEntry* table_for(const DeviceWeight& w) {
   return w.format == WeightFormat::int4 ? gemm::int4_kernels(w.act) : gemm::int8_kernels(w.act);

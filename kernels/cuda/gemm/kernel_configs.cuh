@@ -1,7 +1,7 @@
 #pragma once
 // The tile configurations, shared by the int4 and int8 tables (GemmConfig fields: id, block_m, warps,
 // warp_tiles, chunks_per_stage (= prefetch depth), stages). Chosen by M bucket in plan_gemm():
-//   0: M <= 8 (decode), 1: M <= 16, 2: M <= 32, 3: M <= 128, 4: larger M (prefill; prefetch 1 and 4 x
+//   0: M <= 8 (decode), 1: M <= 64, 2: M <= 256, 3: M <= 512, 4: larger M (prefill; prefetch 1 and 4 x
 //   stages: with 128 accumulators per thread, deeper register prefetch spills).
 #include "kernels/cuda/gemm/kernel_table.h"
 #include "kernels/cuda/gemm/wxa16_kernel.cuh"

@@ -1,0 +1,122 @@
+// A checkpoint written by `mixserve quantize` loads as it is (worker/quantized_checkpoint.h): its logits equal
+// those of the original checkpoint quantized at load with the same format (the same RTN on the same floats, so
+// bit for bit), with and without biases, and TP=2 shards cut from the quantized weights give TP=1's logits;
+// asking for another format, a shard that would split an int4 group, and inconsistent files are clear errors.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "core/safetensors.h"
+#include "engine_runner.h"
+#include "synth_model.h"
+#include "test_support.h"
+
+namespace mixserve {
+namespace {
+
+namespace fs = std::filesystem;
+constexpr uint64_t kSeed = 7;
+
+// `mixserve quantize` of a synthetic preset into a temporary directory (made once per format).
+std::string quantized_dir(const std::string& preset, const std::string& format, int group) {
+  const std::string out = testing::TempDir() + "/prequant-" + preset + "-" + format + "-g" + std::to_string(group) +
+                          "-" + std::to_string(getpid());
+  if (fs::exists(out + "/model.safetensors")) return out;
+  const std::string cmd = std::string(MIXSERVE_BINARY) + " quantize --model " + test::synth_model_dir(preset, kSeed) +
+                          " --weight-format " + format + " --group-size " + std::to_string(group) + " --out " + out +
+                          " > /dev/null";
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  return out;
+}
+
+EngineOptions options(std::optional<WeightFormat> format, int group) {
+  EngineOptions o;
+  o.weights.linear_format = format;
+  o.weights.group_size = group;
+  o.k_format = KvFormat::f32;  // fp16 K/V would round TP's differently ordered sums differently
+  o.v_format = KvFormat::f32;
+  o.kv_tokens = 1024;
+  o.block_size = 16;
+  return o;
+}
+
+// TP=1: equal to quantizing the original at load, bit for bit. TP=2: equal to TP=1 of the same directory up to
+// the all-reduce's summation order (at-load quantization cannot be the reference there: int8 and fp8 would take
+// their per-channel scales over a shard's columns instead of the whole row).
+TEST(PrequantizedLoad, LogitsEqualQuantizingAtLoadAndTensorParallelKeepsThem) {
+  struct Case {
+    const char* preset;
+    const char* format;
+    WeightFormat wf;
+    int group;
+    bool tp2;  // qwen2-tiny's 352 intermediate channels split into 176, not whole int4 groups of 32
+  };
+  for (const Case& c : {Case{"tiny", "int4", WeightFormat::int4, 32, true},
+                        Case{"tiny", "int8", WeightFormat::int8, 128, true},
+                        Case{"qwen2-tiny", "int8", WeightFormat::int8, 128, true},
+                        Case{"qwen2-tiny", "int4", WeightFormat::int4, 32, false}}) {
+    const std::string what = std::string(c.preset) + " " + c.format;
+    const std::string quantized = quantized_dir(c.preset, c.format, c.group);
+    auto at_load = test::load_engine(test::synth_model_dir(c.preset, kSeed), options(c.wf, c.group));
+    auto as_is = test::load_engine(quantized, options(std::nullopt, c.group));
+    ASSERT_TRUE(at_load && as_is) << what;
+    const auto tokens = test::some_tokens(16, at_load->config().vocab_size, 8);
+    const auto tp1 = test::logits_for_sequence(*as_is, tokens, 12, 6);
+    EXPECT_EQ(tp1, test::logits_for_sequence(*at_load, tokens, 12, 6)) << what;
+    if (c.tp2) {
+      const auto tp2 = test::tensor_parallel_logits(quantized, options(std::nullopt, c.group), 2, tokens);
+      EXPECT_LT(test::relative_frobenius_error(tp2, tp1), 1e-5) << what << " tp=2";
+    }
+  }
+}
+
+Status load_status(const std::string& dir, const EngineOptions& o) {
+  LocalCommunicator comm;
+  ThreadPool pool(1);
+  auto engine = Engine::load(dir, o, comm, pool);
+  return engine.ok() ? Status::ok_status() : engine.status();
+}
+
+TEST(PrequantizedLoad, ClearErrorsForWhatCannotLoadAsIs) {
+  const std::string int4 = quantized_dir("tiny", "int4", 128);
+  Status s = load_status(int4, options(WeightFormat::int8, 128));
+  EXPECT_NE(s.message().find("int4-quantized weights"), std::string::npos) << s.to_string();
+
+  // TP=2 cuts down_proj's 384 input channels into 192, which splits a group of 128.
+  EngineOptions tp = options(std::nullopt, 128);
+  tp.tp_rank = 1;
+  tp.tp_size = 2;
+  auto group = InProcessGroup::create(2);
+  ThreadPool pool(1);
+  auto engine = Engine::load(int4, tp, *group->communicator(1), pool);
+  ASSERT_FALSE(engine.ok());
+  EXPECT_NE(engine.status().message().find("whole groups of 128"), std::string::npos) << engine.status().to_string();
+
+  // The same tensors with a layout this build does not know, and with a wrong shape entry.
+  auto ckpt = Checkpoint::open(int4);
+  ASSERT_TRUE(ckpt.ok());
+  for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+           {"mixserve_layout", "mma_v9"}, {"model.layers.0.self_attn.q_proj.shape", "64,128"}}) {
+    const std::string bad = testing::TempDir() + "/prequant-bad-" + std::to_string(getpid()) + "-" + key;
+    fs::create_directories(bad);
+    fs::copy_file(int4 + "/config.json", bad + "/config.json", fs::copy_options::overwrite_existing);
+    SafetensorsWriter writer;
+    auto ref = ckpt->tensor("model.layers.0.self_attn.q_proj.qweight");
+    ASSERT_TRUE(ref.ok());
+    for (const auto& [k, v] : *ref->metadata) writer.set_metadata(k, v);
+    writer.set_metadata(key, value);
+    for (const std::string& name : ckpt->tensor_names()) {
+      auto t = ckpt->tensor(name);
+      writer.add(name, t->info->dtype, t->info->shape, std::vector<uint8_t>(t->bytes.begin(), t->bytes.end()));
+    }
+    ASSERT_TRUE(writer.write(bad + "/model.safetensors").ok());
+    const Status st = load_status(bad, options(std::nullopt, 128));
+    EXPECT_FALSE(st.ok()) << key;
+    EXPECT_NE(st.message().find(value), std::string::npos) << st.to_string();
+  }
+}
+
+}  // namespace
+}  // namespace mixserve

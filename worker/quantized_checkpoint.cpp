@@ -1,0 +1,72 @@
+#include "worker/quantized_checkpoint.h"
+
+#include <cstring>
+
+#include "kernels/formats/packed_weight.h"
+
+namespace mixserve {
+namespace {
+
+Result<std::string> metadata_value(const TensorRef& ref, const std::string& key, const std::string& tensor) {
+  if (ref.metadata) {
+    const auto it = ref.metadata->find(key);
+    if (it != ref.metadata->end()) return it->second;
+  }
+  return invalid_argument(*ref.file + ": quantized tensor \"" + tensor + "\" but no metadata \"" + key + "\"");
+}
+
+Result<std::vector<float>> read_f32(const Checkpoint& checkpoint, const std::string& name,
+                                    const std::vector<int64_t>& shape) {
+  MIXSERVE_ASSIGN_OR_RETURN(TensorRef ref, checkpoint.tensor_with_shape(name, shape));
+  if (ref.info->dtype != DType::f32)
+    return invalid_argument(*ref.file + ": tensor \"" + name + "\" must be F32, is " + dtype_name(ref.info->dtype));
+  std::vector<float> out(static_cast<size_t>(ref.info->numel()));
+  std::memcpy(out.data(), ref.bytes.data(), out.size() * sizeof(float));
+  return out;
+}
+
+}  // namespace
+
+bool has_quantized_weight(const Checkpoint& checkpoint, const std::string& base) {
+  return checkpoint.contains(base + ".qweight");
+}
+
+Result<QuantizedWeight> read_quantized_weight(const Checkpoint& checkpoint, const std::string& base, int64_t n,
+                                              int64_t k) {
+  const std::string qname = base + ".qweight";
+  MIXSERVE_ASSIGN_OR_RETURN(TensorRef q, checkpoint.tensor(qname));
+  const std::string where = *q.file + ": \"" + qname + "\": ";
+  MIXSERVE_ASSIGN_OR_RETURN(std::string format, metadata_value(q, "mixserve_weight_format", qname));
+  MIXSERVE_ASSIGN_OR_RETURN(std::string layout, metadata_value(q, "mixserve_layout", qname));
+  MIXSERVE_ASSIGN_OR_RETURN(std::string group_text, metadata_value(q, "mixserve_group_size", qname));
+  MIXSERVE_ASSIGN_OR_RETURN(std::string shape, metadata_value(q, base + ".shape", qname));
+  if (layout != "mma_v1") return unsupported(where + "layout \"" + layout + "\" (this build reads mma_v1)");
+  if (format != "int4" && format != "int8")
+    return unsupported(where + "weight format \"" + format + "\" (expected int4 or int8)");
+  if (shape != std::to_string(n) + "," + std::to_string(k))
+    return invalid_argument(where + "shape " + shape + ", the model config needs " + std::to_string(n) + "," +
+                            std::to_string(k));
+  QuantizedWeight w{.format = format == "int4" ? WeightFormat::int4 : WeightFormat::int8,
+                    .layout = WeightLayout::mma_v1, .n = n, .k = k};
+  if (w.format == WeightFormat::int4) {
+    if (group_text != "32" && group_text != "64" && group_text != "128")
+      return invalid_argument(where + "int4 group size \"" + group_text + "\" (expected 32, 64 or 128)");
+    w.group_size = std::stoi(group_text);
+  }
+  const int64_t n_pad = packed_n(n), k_pad = packed_k(k, w.group_size);
+  const int64_t bytes = w.format == WeightFormat::int4 ? n_pad * k_pad / 2 : n_pad * k_pad;
+  if (q.info->dtype != DType::u8 || q.info->shape != std::vector<int64_t>{bytes})
+    return invalid_argument(where + "expected U8 [" + std::to_string(bytes) + "] for a packed " + format + " " +
+                            shape + " weight, got " + dtype_name(q.info->dtype) + " " +
+                            shape_to_string(q.info->shape));
+  w.data.assign(q.bytes.begin(), q.bytes.end());
+  const std::vector<int64_t> param_shape =
+      w.format == WeightFormat::int4 ? std::vector<int64_t>{n, w.n_groups()} : std::vector<int64_t>{n};
+  MIXSERVE_ASSIGN_OR_RETURN(w.scales, read_f32(checkpoint, base + ".scales", param_shape));
+  if (w.format == WeightFormat::int4) {
+    MIXSERVE_ASSIGN_OR_RETURN(w.zeros, read_f32(checkpoint, base + ".qzeros", param_shape));
+  }
+  return unpack_to_row_major(w);
+}
+
+}  // namespace mixserve
