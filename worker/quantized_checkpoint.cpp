@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "kernels/formats/awq_gptq.h"
 #include "kernels/formats/packed_weight.h"
 
 namespace mixserve {
@@ -31,10 +32,28 @@ bool has_quantized_weight(const Checkpoint& checkpoint, const std::string& base)
   return checkpoint.contains(base + ".qweight");
 }
 
+// AWQ (qweight I32 [k, n/8]) or GPTQ (I32 [k/8, n]): the shape tells them apart (k = k/8 is impossible).
+Result<QuantizedWeight> read_awq_or_gptq(const Checkpoint& checkpoint, const TensorRef& q, const std::string& base,
+                                         int64_t n, int64_t k) {
+  const std::string where = *q.file + ": \"" + base + ".qweight\": ";
+  const auto& shape = q.info->shape;
+  Result<QuantizedWeight> w = invalid_argument(
+      where + "an I32 qweight of shape " + shape_to_string(shape) + " is neither AWQ [" + std::to_string(k) + ", " +
+      std::to_string(n / 8) + "] nor GPTQ [" + std::to_string(k / 8) + ", " + std::to_string(n) + "]");
+  if (shape == std::vector<int64_t>{k, n / 8}) w = load_awq_int4(lookup_in(checkpoint), base);
+  if (shape == std::vector<int64_t>{k / 8, n}) w = load_gptq_int4(lookup_in(checkpoint), base);
+  if (!w.ok()) return w.status();
+  if (w->n != n || w->k != k)
+    return invalid_argument(where + "holds a " + std::to_string(w->n) + "x" + std::to_string(w->k) +
+                            " weight; the model config needs " + std::to_string(n) + "x" + std::to_string(k));
+  return w;
+}
+
 Result<QuantizedWeight> read_quantized_weight(const Checkpoint& checkpoint, const std::string& base, int64_t n,
                                               int64_t k) {
   const std::string qname = base + ".qweight";
   MIXSERVE_ASSIGN_OR_RETURN(TensorRef q, checkpoint.tensor(qname));
+  if (q.info->dtype == DType::i32) return read_awq_or_gptq(checkpoint, q, base, n, k);
   const std::string where = *q.file + ": \"" + qname + "\": ";
   MIXSERVE_ASSIGN_OR_RETURN(std::string format, metadata_value(q, "mixserve_weight_format", qname));
   MIXSERVE_ASSIGN_OR_RETURN(std::string layout, metadata_value(q, "mixserve_layout", qname));

@@ -1,17 +1,21 @@
 // A checkpoint written by `mixserve quantize` loads as it is (worker/quantized_checkpoint.h): its logits equal
 // those of the original checkpoint quantized at load with the same format (the same RTN on the same floats, so
 // bit for bit), with and without biases, and TP=2 shards cut from the quantized weights give TP=1's logits;
-// asking for another format, a shard that would split an int4 group, and inconsistent files are clear errors.
+// AutoAWQ and AutoGPTQ int4 checkpoints load the same way; asking for another format, a shard that would split
+// an int4 group, and inconsistent files are clear errors.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
+#include "core/float_convert.h"
 #include "core/safetensors.h"
 #include "engine_runner.h"
 #include "synth_model.h"
 #include "test_support.h"
+#include "worker/model_weights.h"
 
 namespace mixserve {
 namespace {
@@ -67,6 +71,90 @@ TEST(PrequantizedLoad, LogitsEqualQuantizingAtLoadAndTensorParallelKeepsThem) {
     EXPECT_EQ(tp1, test::logits_for_sequence(*at_load, tokens, 12, 6)) << what;
     if (c.tp2) {
       const auto tp2 = test::tensor_parallel_logits(quantized, options(std::nullopt, c.group), 2, tokens);
+      EXPECT_LT(test::relative_frobenius_error(tp2, tp1), 1e-5) << what << " tp=2";
+    }
+  }
+}
+
+// The synthetic checkpoint with every `*_proj.weight` RTN-quantized to int4 (group g) and written in AWQ or
+// GPTQ layout, following the formats' published definitions (kernels/formats/awq_gptq.h) independently of
+// the loader: AWQ qweight I32 [k][n/8] with nibble i of word c = q[8c + {0,2,4,6,1,3,5,7}[i]][k], qzeros the
+// same over groups; GPTQ qweight I32 [k/8][n] with nibble i of word r = q[n][8r + i], qzeros storing z - 1;
+// scales F16 [k/g][n] for both.
+std::string int4_checkpoint(const std::string& preset, int group, bool awq) {
+  const std::string out = testing::TempDir() + "/prequant-" + (awq ? "awq-" : "gptq-") + preset + "-g" +
+                          std::to_string(group) + "-" + std::to_string(getpid());
+  if (fs::exists(out + "/model.safetensors")) return out;
+  const std::string src = test::synth_model_dir(preset, kSeed);
+  auto ckpt = Checkpoint::open(src);
+  EXPECT_TRUE(ckpt.ok());
+  SafetensorsWriter writer;
+  constexpr int kAwqOrder[8] = {0, 2, 4, 6, 1, 3, 5, 7};
+  for (const std::string& name : ckpt->tensor_names()) {
+    auto t = ckpt->tensor(name);
+    if (!name.ends_with("_proj.weight")) {
+      writer.add(name, t->info->dtype, t->info->shape, std::vector<uint8_t>(t->bytes.begin(), t->bytes.end()));
+      continue;
+    }
+    const int64_t n = t->info->shape[0], k = t->info->shape[1], groups = k / group;
+    auto values = read_tensor_f32(*ckpt, name, {n, k});
+    EXPECT_TRUE(values.ok());
+    const QuantizedWeight w = quantize_int4(values->data(), n, k, group);
+    auto q = [&](int64_t r, int64_t c) { return (w.data[r * (k / 2) + c / 2] >> ((c & 1) * 4)) & 0xF; };
+    auto z = [&](int64_t r, int64_t g) { return static_cast<uint32_t>(w.zeros[r * groups + g]); };
+    std::vector<uint32_t> qweight(static_cast<size_t>(n * k / 8), 0), qzeros(static_cast<size_t>(groups * n / 8), 0);
+    std::vector<uint16_t> scales(static_cast<size_t>(groups * n));
+    for (int64_t r = 0; r < n; ++r) {
+      for (int64_t c = 0; c < k; ++c) {
+        if (awq) {
+          for (int i = 0; i < 8; ++i)
+            if (r % 8 == kAwqOrder[i]) qweight[c * (n / 8) + r / 8] |= q(r, c) << (4 * i);
+        } else {
+          qweight[(c / 8) * n + r] |= q(r, c) << (4 * (c % 8));
+        }
+      }
+      for (int64_t g = 0; g < groups; ++g) {
+        scales[g * n + r] = fp32_to_fp16_bits(w.scales[r * groups + g]);
+        if (awq) {
+          for (int i = 0; i < 8; ++i)
+            if (r % 8 == kAwqOrder[i]) qzeros[g * (n / 8) + r / 8] |= z(r, g) << (4 * i);
+        } else {
+          qzeros[g * (n / 8) + r / 8] |= ((z(r, g) - 1) & 0xF) << (4 * (r % 8));
+        }
+      }
+    }
+    const std::string base = name.substr(0, name.size() - 7);  // without ".weight"
+    auto bytes = [](const auto& v) {
+      std::vector<uint8_t> b(v.size() * sizeof(v[0]));
+      std::memcpy(b.data(), v.data(), b.size());
+      return b;
+    };
+    writer.add(base + ".qweight", DType::i32, awq ? std::vector<int64_t>{k, n / 8} : std::vector<int64_t>{k / 8, n},
+               bytes(qweight));
+    writer.add(base + ".qzeros", DType::i32, {groups, n / 8}, bytes(qzeros));
+    writer.add(base + ".scales", DType::f16, {groups, n}, bytes(scales));
+  }
+  fs::create_directories(out);
+  EXPECT_TRUE(writer.write(out + "/model.safetensors").ok());
+  fs::copy_file(src + "/config.json", out + "/config.json", fs::copy_options::overwrite_existing);
+  return out;
+}
+
+// AutoAWQ / AutoGPTQ checkpoints of the same RTN weights give the same logits as quantizing at load: the loader
+// reads their q, z and s exactly (TP=1 and, with groups that divide the shards, TP=2).
+TEST(PrequantizedLoad, AwqAndGptqCheckpointsGiveTheLogitsOfTheirWeights) {
+  for (const bool awq : {true, false}) {
+    const int group = awq ? 128 : 64;
+    const std::string what = awq ? "AWQ g128" : "GPTQ g64";
+    const std::string dir = int4_checkpoint("tiny", group, awq);
+    auto at_load = test::load_engine(test::synth_model_dir("tiny", kSeed), options(WeightFormat::int4, group));
+    auto as_is = test::load_engine(dir, options(std::nullopt, group));
+    ASSERT_TRUE(at_load && as_is) << what;
+    const auto tokens = test::some_tokens(16, at_load->config().vocab_size, 9);
+    const auto tp1 = test::logits_for_sequence(*as_is, tokens, 12, 6);
+    EXPECT_EQ(tp1, test::logits_for_sequence(*at_load, tokens, 12, 6)) << what;
+    if (!awq) {  // g64 divides the TP=2 shards (64 attention and 192 MLP input channels)
+      const auto tp2 = test::tensor_parallel_logits(dir, options(std::nullopt, group), 2, tokens);
       EXPECT_LT(test::relative_frobenius_error(tp2, tp1), 1e-5) << what << " tp=2";
     }
   }
