@@ -1,9 +1,8 @@
 #include "worker/quantized_checkpoint.h"
 
-#include <cstring>
-
 #include "kernels/formats/awq_gptq.h"
 #include "kernels/formats/packed_weight.h"
+#include "worker/model_weights.h"
 
 namespace mixserve {
 namespace {
@@ -14,16 +13,6 @@ Result<std::string> metadata_value(const TensorRef& ref, const std::string& key,
     if (it != ref.metadata->end()) return it->second;
   }
   return invalid_argument(*ref.file + ": quantized tensor \"" + tensor + "\" but no metadata \"" + key + "\"");
-}
-
-Result<std::vector<float>> read_f32(const Checkpoint& checkpoint, const std::string& name,
-                                    const std::vector<int64_t>& shape) {
-  MIXSERVE_ASSIGN_OR_RETURN(TensorRef ref, checkpoint.tensor_with_shape(name, shape));
-  if (ref.info->dtype != DType::f32)
-    return invalid_argument(*ref.file + ": tensor \"" + name + "\" must be F32, is " + dtype_name(ref.info->dtype));
-  std::vector<float> out(static_cast<size_t>(ref.info->numel()));
-  std::memcpy(out.data(), ref.bytes.data(), out.size() * sizeof(float));
-  return out;
 }
 
 }  // namespace
@@ -81,9 +70,9 @@ Result<QuantizedWeight> read_quantized_weight(const Checkpoint& checkpoint, cons
   w.data.assign(q.bytes.begin(), q.bytes.end());
   const std::vector<int64_t> param_shape =
       w.format == WeightFormat::int4 ? std::vector<int64_t>{n, w.n_groups()} : std::vector<int64_t>{n};
-  MIXSERVE_ASSIGN_OR_RETURN(w.scales, read_f32(checkpoint, base + ".scales", param_shape));
+  MIXSERVE_ASSIGN_OR_RETURN(w.scales, read_tensor_f32(checkpoint, base + ".scales", param_shape));
   if (w.format == WeightFormat::int4) {
-    MIXSERVE_ASSIGN_OR_RETURN(w.zeros, read_f32(checkpoint, base + ".qzeros", param_shape));
+    MIXSERVE_ASSIGN_OR_RETURN(w.zeros, read_tensor_f32(checkpoint, base + ".qzeros", param_shape));
   }
   return unpack_to_row_major(w);
 }

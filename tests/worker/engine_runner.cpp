@@ -47,6 +47,16 @@ std::unique_ptr<Engine> load_engine(const std::string& dir, const EngineOptions&
   return engine.ok() ? std::move(engine).value() : nullptr;
 }
 
+EngineOptions f32_engine_options(int64_t kv_tokens) {
+  EngineOptions o;
+  o.weights.linear_format = WeightFormat::f32;
+  o.k_format = KvFormat::f32;
+  o.v_format = KvFormat::f32;
+  o.kv_tokens = kv_tokens;
+  o.block_size = 16;
+  return o;
+}
+
 std::vector<float> tensor_parallel_logits(const std::string& dir, const EngineOptions& options, int tp,
                                           const std::vector<int32_t>& tokens) {
   auto group = InProcessGroup::create(tp);

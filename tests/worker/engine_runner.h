@@ -21,6 +21,9 @@ std::vector<int32_t> some_tokens(int64_t n, int64_t vocab, uint64_t salt);
 std::vector<float> tensor_parallel_logits(const std::string& dir, const EngineOptions& options, int tp,
                                           const std::vector<int32_t>& tokens);
 
+// The exact reference setup: f32 linear weights and f32 K/V, blocks of 16 tokens, kv_tokens of cache.
+EngineOptions f32_engine_options(int64_t kv_tokens);
+
 // Loads `dir` with options, on a LocalCommunicator; fails the test on error.
 std::unique_ptr<Engine> load_engine(const std::string& dir, const EngineOptions& options);
 

@@ -11,15 +11,7 @@ namespace {
 
 constexpr uint64_t kSeed = 7;
 
-EngineOptions f32_options() {
-  EngineOptions o;
-  o.weights.linear_format = WeightFormat::f32;
-  o.k_format = KvFormat::f32;
-  o.v_format = KvFormat::f32;
-  o.kv_tokens = 1024;
-  o.block_size = 16;
-  return o;
-}
+EngineOptions f32_options() { return test::f32_engine_options(1024); }
 
 TEST(Engine, ChunkedPrefillAndDecodeMatchOneShotPrefill) {
   for (const char* preset : {"tiny", "qwen2-tiny"}) {

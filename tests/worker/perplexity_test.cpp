@@ -74,15 +74,7 @@ TEST(Perplexity, EveryTokenIsScoredOnceButWindowStarts) {
       }
 }
 
-EngineOptions f32_options() {
-  EngineOptions o;
-  o.weights.linear_format = WeightFormat::f32;
-  o.k_format = KvFormat::f32;
-  o.v_format = KvFormat::f32;
-  o.kv_tokens = 256;
-  o.block_size = 16;
-  return o;
-}
+EngineOptions f32_options() { return test::f32_engine_options(256); }
 
 // The NLL the windows imply, from logits of each window computed token by token through the cache.
 NllSum reference_nll(Engine& engine, const std::vector<int32_t>& tokens, int64_t context, int64_t stride) {

@@ -17,15 +17,6 @@
 namespace mixserve {
 namespace {
 
-EngineOptions engine_options(int64_t kv_tokens) {
-  EngineOptions o;
-  o.weights.linear_format = WeightFormat::f32;
-  o.k_format = KvFormat::f32;
-  o.v_format = KvFormat::f32;
-  o.block_size = 16;
-  o.kv_tokens = kv_tokens;
-  return o;
-}
 
 GenerationRequest request(const std::string& id, std::vector<int32_t> prompt, int64_t max_tokens,
                           const cpu::SamplingParams& sampling, int n = 1) {
@@ -79,7 +70,7 @@ void serve_and_check(Served& served, Engine& engine, const std::vector<Generatio
 }
 
 TEST(ServingInProcess, PrefixCacheHitsAndPenaltiesGiveTheTokensOfSeparateRuns) {
-  auto engine = test::load_engine(test::synth_model_dir("tiny", 7), engine_options(4096));
+  auto engine = test::load_engine(test::synth_model_dir("tiny", 7), test::f32_engine_options(4096));
   ASSERT_TRUE(engine);
   auto rng = test::make_rng(51);
   SCOPED_TRACE("seed " + std::to_string(test::run_seed()));
@@ -104,7 +95,7 @@ TEST(ServingInProcess, PrefixCacheHitsAndPenaltiesGiveTheTokensOfSeparateRuns) {
 }
 
 TEST(ServingInProcess, TwoSeededChoicesMatchTheirSeparateRuns) {
-  auto engine = test::load_engine(test::synth_model_dir("tiny", 7), engine_options(4096));
+  auto engine = test::load_engine(test::synth_model_dir("tiny", 7), test::f32_engine_options(4096));
   ASSERT_TRUE(engine);
   auto rng = test::make_rng(52);
   SCOPED_TRACE("seed " + std::to_string(test::run_seed()));
@@ -118,7 +109,7 @@ TEST(ServingInProcess, TwoSeededChoicesMatchTheirSeparateRuns) {
 }
 
 TEST(ServingInProcess, TinyKvPoolPreemptsAndStillGivesTheSameGreedyTokens) {
-  auto engine = test::load_engine(test::synth_model_dir("tiny", 7), engine_options(5 * 16));
+  auto engine = test::load_engine(test::synth_model_dir("tiny", 7), test::f32_engine_options(5 * 16));
   ASSERT_TRUE(engine);
   auto rng = test::make_rng(53);
   SCOPED_TRACE("seed " + std::to_string(test::run_seed()));
@@ -145,7 +136,7 @@ TEST(ServingInProcess, TinyKvPoolPreemptsAndStillGivesTheSameGreedyTokens) {
 // SequenceStep::prefix_tokens: a sequence the executor has never seen may start at start_pos > 0 on blocks
 // that already hold the prefix's KV; the count must match start_pos.
 TEST(ServingInProcess, ExecutorAcceptsPrefixTokensOnlyWhenTheyCoverTheStart) {
-  auto engine = test::load_engine(test::synth_model_dir("tiny", 7), engine_options(256));
+  auto engine = test::load_engine(test::synth_model_dir("tiny", 7), test::f32_engine_options(256));
   ASSERT_TRUE(engine);
   const auto tokens = test::some_tokens(20, engine->config().vocab_size, 5);
   // Sequence 1 computes the first 16 tokens into block 0.

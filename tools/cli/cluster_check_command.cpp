@@ -18,6 +18,7 @@
 #include "tools/cli/cluster.h"
 #include "tools/cli/commands.h"
 #include "tools/cli/parse_options.h"
+#include "tools/cli/token_id_list.h"
 
 namespace mixserve::cli {
 namespace {
@@ -26,21 +27,13 @@ namespace po = boost::program_options;
 using Clock = std::chrono::steady_clock;
 using Prompts = std::vector<std::vector<int32_t>>;
 
+// "1,2,3;4,5": prompts separated by ';', each a token id list (tools/cli/token_id_list.h).
 Result<Prompts> parse_prompts(const std::string& text) {
   Prompts prompts;
   std::stringstream all(text);
   std::string one;
   while (std::getline(all, one, ';')) {
-    std::vector<int32_t> ids;
-    std::stringstream ss(one);
-    std::string item;
-    while (std::getline(ss, item, ',')) {
-      char* end = nullptr;
-      const long v = std::strtol(item.c_str(), &end, 10);
-      if (item.empty() || *end != '\0' || v < 0 || v > INT32_MAX)
-        return invalid_argument("--prompt-ids: '" + item + "' is not a token id");
-      ids.push_back(static_cast<int32_t>(v));
-    }
+    MIXSERVE_ASSIGN_OR_RETURN(auto ids, parse_token_id_list(one, "--prompt-ids", /*allow_negative=*/false));
     if (ids.empty()) return invalid_argument("--prompt-ids: an empty prompt");
     prompts.push_back(std::move(ids));
   }

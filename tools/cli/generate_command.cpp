@@ -13,6 +13,7 @@
 #include "coordinator/tokenizer/tokenizer.h"
 #include "core/thread_pool.h"
 #include "tools/cli/commands.h"
+#include "tools/cli/engine_format_options.h"
 #include "tools/cli/parse_options.h"
 #include "tools/cli/token_id_list.h"
 #include "worker/engine.h"
@@ -43,7 +44,8 @@ int fail(const Status& status) {
 }  // namespace
 
 int run_generate(int argc, char** argv) {
-  std::string model_dir, prompt_ids, prompt_text, weight_format, k_cache, v_cache;
+  std::string model_dir, prompt_ids, prompt_text;
+  EngineFormatArgs formats;
   GenerateRequest request;
   EngineOptions options;
   bool ignore_eos = false;
@@ -63,12 +65,8 @@ int run_generate(int argc, char** argv) {
       ("frequency-penalty", po::value(&request.sampling.frequency_penalty)->default_value(0.0f), "")
       ("seed", po::value(&request.sampling.seed)->default_value(0), "sampling seed")
       ("ignore-eos", po::bool_switch(&ignore_eos), "do not stop at end-of-sequence tokens")
-      ("weight-format", po::value(&weight_format), "f32|fp16|bf16|int8|int4 (default: the checkpoint's dtype)")
-      ("group-size", po::value(&options.weights.group_size)->default_value(128), "int4 group size: 32, 64 or 128")
-      ("k-cache", po::value(&k_cache)->default_value("fp16"), "K cache format: fp16|bf16|fp8|int8|int4")
-      ("v-cache", po::value(&v_cache)->default_value("fp16"), "V cache format: fp16|bf16|fp8|int8|int4")
-      ("kv-tokens", po::value(&options.kv_tokens)->default_value(16384), "KV cache capacity in tokens")
       ("threads", po::value(&threads)->default_value(0), "CPU threads (0: all cores)");
+  add_engine_format_options(desc, formats, options);
   po::variables_map vm;
   if (auto exit_code = parse_options("generate", argc, argv, desc, vm)) return *exit_code;
   if (vm.count("prompt-ids") == vm.count("prompt")) {
@@ -84,17 +82,7 @@ int run_generate(int argc, char** argv) {
   auto ids = tokenizer ? encode_prompt(*tokenizer, prompt_text) : parse_ids(prompt_ids);
   if (!ids.ok()) return fail(ids.status());
   request.prompt = std::move(*ids);
-  if (!weight_format.empty()) {
-    auto format = parse_weight_format(weight_format);
-    if (!format.ok()) return fail(format.status());
-    options.weights.linear_format = *format;
-  }
-  auto k_format = parse_kv_format(k_cache);
-  if (!k_format.ok()) return fail(k_format.status());
-  auto v_format = parse_kv_format(v_cache);
-  if (!v_format.ok()) return fail(v_format.status());
-  options.k_format = *k_format;
-  options.v_format = *v_format;
+  if (Status s = apply_engine_formats(formats, options); !s.ok()) return fail(s);
 
   ThreadPool pool(threads);
   LocalCommunicator comm;

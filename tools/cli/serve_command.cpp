@@ -15,6 +15,7 @@
 #include "core/model_config.h"
 #include "tools/cli/cluster.h"
 #include "tools/cli/commands.h"
+#include "tools/cli/engine_format_options.h"
 #include "tools/cli/parse_options.h"
 #include "worker/in_process_replica.h"
 
@@ -31,7 +32,7 @@ int fail(const Status& status) {
 struct ServeArgs {
   ServeOptions serve;
   EngineOptions engine;
-  std::string weight_format, k_cache, v_cache;
+  EngineFormatArgs formats;
   int compute_threads = 0;
   int drain_timeout_s = 30;
   bool no_prefix_caching = false;
@@ -50,11 +51,6 @@ po::options_description describe(ServeArgs& a) {
       ("port", po::value(&a.serve.http.port)->default_value(8000), "port (0: any free port)")
       ("http-threads", po::value(&a.serve.http.n_threads)->default_value(2), "threads serving HTTP connections")
       ("max-body-bytes", po::value(&a.serve.http.max_body_bytes)->default_value(8u << 20), "larger bodies get 413")
-      ("weight-format", po::value(&a.weight_format), "f32|fp16|bf16|int8|int4 (default: the checkpoint's dtype)")
-      ("group-size", po::value(&a.engine.weights.group_size)->default_value(128), "int4 group size: 32, 64, 128")
-      ("k-cache", po::value(&a.k_cache)->default_value("fp16"), "K cache format: fp32|fp16|bf16|fp8|int8|int4")
-      ("v-cache", po::value(&a.v_cache)->default_value("fp16"), "V cache format: fp32|fp16|bf16|fp8|int8|int4")
-      ("kv-tokens", po::value(&a.engine.kv_tokens)->default_value(16384), "KV cache capacity in tokens")
       ("block-size", po::value(&a.engine.block_size)->default_value(64), "tokens per KV block")
       ("max-batch-tokens", po::value(&a.serve.scheduler.max_batch_tokens)->default_value(2048),
        "token budget of one engine step (decodes + prefill chunks)")
@@ -73,21 +69,12 @@ po::options_description describe(ServeArgs& a) {
       ("peer-timeout-ms", po::value(&a.peer_timeout_ms)->default_value(10000),
        "silence after which a worker counts as lost")
       ("step-timeout-ms", po::value(&a.step_timeout_ms)->default_value(120000), "deadline of one engine step");
+  add_engine_format_options(desc, a.formats, a.engine);
   return desc;
 }
 
 Status apply_formats(ServeArgs& a) {
-  if (!a.weight_format.empty()) {
-    auto format = parse_weight_format(a.weight_format);
-    if (!format.ok()) return format.status().with_context("--weight-format");
-    a.engine.weights.linear_format = *format;
-  }
-  auto k = parse_kv_format(a.k_cache);
-  if (!k.ok()) return k.status().with_context("--k-cache");
-  auto v = parse_kv_format(a.v_cache);
-  if (!v.ok()) return v.status().with_context("--v-cache");
-  a.engine.k_format = *k;
-  a.engine.v_format = *v;
+  MIXSERVE_RETURN_IF_ERROR(apply_engine_formats(a.formats, a.engine));
   a.serve.scheduler.prefix_caching = !a.no_prefix_caching;
   a.serve.drain_timeout = std::chrono::seconds(a.drain_timeout_s);
   return Status::ok_status();

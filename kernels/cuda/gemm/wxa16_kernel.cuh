@@ -157,8 +157,9 @@ __global__ void __launch_bounds__(kWarps * 32) wxa16_kernel(const __grid_constan
   cp_async_wait<0>();
 
   // Accumulator (i, j, e): row (tile0 + i) * 16 + g + 8 (e >> 1), token m0 + 8 j + 2 t + (e & 1).
+  // Writes every output element of this thread, y = value(i, j, e, m, row) * channel scale, in the dtype of y.
   T* gY = static_cast<T*>(p.y);
-  if (p.splits == 1) {
+  auto write_outputs = [&](auto value) {
 #pragma unroll
     for (int i = 0; i < kWarpTiles; ++i) {
 #pragma unroll
@@ -171,11 +172,14 @@ __global__ void __launch_bounds__(kWarps * 32) wxa16_kernel(const __grid_constan
 #pragma unroll
           for (int e1 = 0; e1 < 2; ++e1) {
             const int m = m0 + 8 * j + 2 * t + e1;
-            if (m < p.m) gY[static_cast<int64_t>(m) * p.n + row] = from_float<T>(acc[i][j][2 * e2 + e1] * s);
+            if (m < p.m) gY[static_cast<int64_t>(m) * p.n + row] = from_float<T>(value(i, j, 2 * e2 + e1, m, row) * s);
           }
         }
       }
     }
+  };
+  if (p.splits == 1) {
+    write_outputs([&](int i, int j, int e, int, int) { return acc[i][j][e]; });
     return;
   }
 
@@ -201,26 +205,11 @@ __global__ void __launch_bounds__(kWarps * 32) wxa16_kernel(const __grid_constan
   if (!is_last) return;
   __threadfence();
   if (threadIdx.x == 0) *counter = 0;  // all splits have arrived: ready for the next run
-#pragma unroll
-  for (int i = 0; i < kWarpTiles; ++i) {
-#pragma unroll
-    for (int e2 = 0; e2 < 2; ++e2) {
-      const int row = (tile0 + i) * 16 + g + 8 * e2;
-      if (row >= p.n) continue;
-      const float s = Fmt::channel_scale(p, row);
-#pragma unroll
-      for (int j = 0; j < kMTiles; ++j) {
-#pragma unroll
-        for (int e1 = 0; e1 < 2; ++e1) {
-          const int m = m0 + 8 * j + 2 * t + e1;
-          if (m >= p.m) continue;
-          float sum = 0;
-          for (int sp = 0; sp < p.splits; ++sp) sum += __ldcg(partial_at(sp, m, row));
-          gY[static_cast<int64_t>(m) * p.n + row] = from_float<T>(sum * s);
-        }
-      }
-    }
-  }
+  write_outputs([&](int, int, int, int m, int row) {
+    float sum = 0;
+    for (int sp = 0; sp < p.splits; ++sp) sum += __ldcg(partial_at(sp, m, row));  // split order: deterministic
+    return sum;
+  });
 }
 
 }  // namespace mixserve::cuda::gemm
