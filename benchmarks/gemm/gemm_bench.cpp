@@ -3,8 +3,8 @@
 // batched launches), TFLOP/s, GB/s of weight bytes (q + scales) and percent of the measured device copy
 // bandwidth (cudaMemcpy D2D, bytes read + written). Weight buffers rotate so the set exceeds L2 (no cache
 // hits across launches). For int4 fp16 it also runs the tuner (kernels/cuda/gemm/gemm_tuner.h) per shape and M
-// and times its pick the same way. Usage: gemm_bench [--quick] [--tune-cache=FILE] (quick: M in {1, 16, 256}
-// only; FILE receives the tuned choices).
+// and times its pick the same way. Usage: gemm_bench [--quick] [--tune-cache=FILE] [--fp8] (quick: M in
+// {1, 16, 256} only; FILE receives the tuned choices; --fp8: the fp8 W8A8 table instead, see run_fp8_table).
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/float_convert.h"
+#include "kernels/cuda/gemm/fp8_activation.h"
 #include "kernels/cuda/gemm/gemm.h"
 #include "kernels/cuda/gemm/gemm_tuner.h"
 #include "kernels/formats/packed_weight.h"
@@ -139,13 +140,18 @@ double time_cublas(cublasHandle_t h, const std::vector<void*>& ws, cudaDataType 
   }, batch, reps);
 }
 
+struct Shape;
+void run_fp8_table(const Shape* shapes, int shape_count, const std::vector<int>& ms, double copy_gbs,
+                   cublasHandle_t handle, std::mt19937_64& rng);
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool quick = false;
+  bool quick = false, fp8 = false;
   std::string tune_cache_path;  // --tune-cache=FILE: write the tuner's choices (int4 g128 fp16) there
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) quick = true;
+    if (std::strcmp(argv[i], "--fp8") == 0) fp8 = true;
     if (std::strncmp(argv[i], "--tune-cache=", 13) == 0) tune_cache_path = argv[i] + 13;
   }
   mixserve::cuda::GemmTuneCache tune_cache;
@@ -160,6 +166,11 @@ int main(int argc, char** argv) {
   std::vector<int> ms = {1, 16, 32, 64, 128, 256, 1024, 4096};
   if (quick) ms = {1, 16, 256};
   std::mt19937_64 rng(2026);
+  if (fp8) {
+    run_fp8_table(shapes, 4, ms, copy_gbs, handle, rng);
+    cublasDestroy(handle);
+    return 0;
+  }
   std::printf("%-8s %5s | %9s %7s %6s %6s | %9s %6s %6s | %9s %9s | %9s %9s | %6s %6s | %s\n", "layer", "M",
               "int4 us", "GB/s", "%copy", "TF/s", "tuned us", "%copy", "xfp16", "int4bf us", "int8 us", "cb16 us",
               "cbbf us", "xfp16", "xbf16", "plan (int4 fp16) -> tuned");
@@ -230,3 +241,69 @@ int main(int argc, char** argv) {
   cublasDestroy(handle);
   return 0;
 }
+
+namespace {
+
+// The fp8 W8A8 table: ours (plan_gemm's default: per-token quantization of x, then our mma.sync kernel on the
+// codes for small M or cuBLASLt for large M; bf16 out), each path forced, the quantization alone, and cuBLAS
+// bf16 dense. Weight bytes: n * k codes + 4 n scale bytes.
+void run_fp8_table(const Shape* shapes, int shape_count, const std::vector<int>& ms, double copy_gbs,
+                   cublasHandle_t handle, std::mt19937_64& rng) {
+  std::printf("%-8s %5s | %9s %7s %6s %6s | %9s %9s %8s | %9s %6s | %s\n", "layer", "M", "fp8 us", "GB/s", "%copy",
+              "TF/s", "kernel us", "lt us", "quant us", "cbbf us", "xbf16", "default plan");
+  for (int si = 0; si < shape_count; ++si) {
+    const Shape& s = shapes[si];
+    std::vector<float> wf(static_cast<size_t>(s.n) * s.k);
+    std::normal_distribution<float> dist(0.0f, 0.02f);
+    for (auto& v : wf) v = dist(rng);
+    OursSet w8 = upload_copies(mixserve::quantize_fp8(wf.data(), s.n, s.k), ActDtype::bf16);
+    wf = {};
+    const size_t dense_bytes = size_t{2} * s.n * s.k;
+    std::vector<void*> db;
+    db.push_back(device_random_half(size_t{1} * s.n * s.k, ActDtype::bf16, rng, 0.02f));
+    while (db.size() * dense_bytes < kRotateBytes) {
+      void* d;
+      CHECK_CUDA(cudaMalloc(&d, dense_bytes));
+      CHECK_CUDA(cudaMemcpy(d, db.front(), dense_bytes, cudaMemcpyDeviceToDevice));
+      db.push_back(d);
+    }
+    for (int m : ms) {
+      void* xb = device_random_half(size_t{1} * m * s.k, ActDtype::bf16, rng, 1.0f);
+      void *y, *codes, *scales;
+      CHECK_CUDA(cudaMalloc(&y, size_t{2} * m * s.n));
+      CHECK_CUDA(cudaMalloc(&codes, size_t{2} * m * s.k));
+      CHECK_CUDA(cudaMalloc(&scales, size_t{4} * m));
+      const double flops = 2.0 * m * s.n * s.k;
+      const int batch = m >= 1024 ? 3 : 20, reps = m >= 1024 ? 7 : 15;
+      std::string how, unused;
+      const double t = time_ours(w8, m, xb, y, batch, reps, &how);
+      const double t_kernel = time_ours(w8, m, xb, y, batch, reps, &unused, mixserve::cuda::gemm_default_config(m));
+      double t_lt = -1;
+      if (mixserve::cuda::plan_gemm(w8.copies[0], m, mixserve::cuda::kGemmCublasLtConfig).ok()) {
+        t_lt = time_ours(w8, m, xb, y, batch, reps, &unused, mixserve::cuda::kGemmCublasLtConfig);
+      }
+      const bool lt_default = how.find("cuBLASLt") != std::string::npos;
+      const mixserve::cuda::Fp8ActivationArgs quant{
+          .x = xb, .act = ActDtype::bf16, .m = m, .k = s.k, .codes = codes, .codes_stride = s.k,
+          .layout = lt_default ? mixserve::cuda::Fp8CodeLayout::e4m3_bytes : mixserve::cuda::Fp8CodeLayout::f16_values,
+          .scales = static_cast<float*>(scales)};
+      const double t_quant = time_us([&](int) {
+        const mixserve::Status st = mixserve::cuda::quantize_activations_fp8(quant, nullptr);
+        if (!st.ok()) { std::fprintf(stderr, "%s\n", st.to_string().c_str()); std::exit(1); }
+      }, batch, reps);
+      const double cbf = time_cublas(handle, db, CUDA_R_16BF, m, s.n, s.k, xb, y, batch, reps);
+      const double gbs = w8.bytes / (t * 1e-6) / 1e9;
+      std::printf("%-8s %5d | %9.1f %7.0f %5.0f%% %6.1f | %9.1f %9.1f %8.1f | %9.1f %6.2f | %s\n", s.name, m, t, gbs,
+                  100.0 * gbs / copy_gbs, flops / (t * 1e-6) / 1e12, t_kernel, t_lt, t_quant, cbf, cbf / t, how.c_str());
+      std::fflush(stdout);
+      for (void* p : {xb, y, codes, scales}) cudaFree(p);
+    }
+    for (void* p : db) cudaFree(p);
+  }
+  std::printf("columns: fp8 = ours W8A8 (per-token dynamic x scales, per-channel w scales, bf16 out), plan_gemm's\n"
+              "default, the activation quantization included; kernel = our mma.sync kernel forced (config by M);\n"
+              "lt = cuBLASLt forced (-1: no algorithm); quant = the activation quantization alone;\n"
+              "cbbf = cublasGemmEx bf16 dense; xbf16 = cbbf / fp8\n");
+}
+
+}  // namespace

@@ -1,5 +1,6 @@
 """Torch peers of gemm_bench, run in the same device call: cuBLAS fp16 through torch, torch's int4 kernel
-(_weight_int4pack_mm, tinygemm, g128, bf16 activations) and fp8 _scaled_mm (e4m3, per-tensor scales, bf16 out).
+(_weight_int4pack_mm, tinygemm, g128, bf16 activations) and fp8 _scaled_mm (e4m3, bf16 out) with per-tensor scales
+and with row-wise scales (per token x per channel, what our W8A8 computes); x is quantized outside the timing.
 Adapted from shared/reference/peers.py (GEMM section only). Prints one line per (layer, M)."""
 import torch
 
@@ -26,7 +27,7 @@ print(f"# torch {torch.__version__} on {p.name}: copy d2d {2 * x.numel() / (us *
 del x, y
 shapes = {"qkv": (6144, 4096), "o": (4096, 4096), "gate_up": (28672, 4096), "down": (4096, 14336)}
 Ms = [1, 16, 32, 64, 128, 256, 1024, 4096]
-print(f"{'layer':8s} {'M':>5s} | {'torch fp16':>10s} | {'int4 tinygemm':>13s} | {'fp8 scaled_mm':>13s}  (us, median)")
+print(f"{'layer':8s} {'M':>5s} | {'torch fp16':>10s} | {'int4 tinygemm':>13s} | {'fp8 scaled_mm':>13s} | {'fp8 rowwise':>11s}  (us, median)")
 for name, (N, K) in shapes.items():
     W = torch.randn(N, K, dtype=torch.float16, device=dev) * 0.02
     g = 128
@@ -50,12 +51,16 @@ for name, (N, K) in shapes.items():
         t16 = bench(lambda: X @ W.t(), iters)
         Xb = X.bfloat16()
         t4 = bench(lambda: torch._weight_int4pack_mm(Xb, packed, g, sz), iters) if packed is not None else float('nan')
-        t8 = float('nan')
-        if M >= 16:
-            Xf8 = X.to(torch.float8_e4m3fn)
-            try:
-                t8 = bench(lambda: torch._scaled_mm(Xf8, Wf8.t(), one, one, out_dtype=torch.bfloat16), iters)
-            except Exception as e:
-                print("scaled_mm error", repr(e)[:200])
-        print(f"{name:8s} {M:5d} | {t16:10.1f} | {t4:13.1f} | {t8:13.1f}", flush=True)
+        t8 = t8r = float('nan')
+        Xf8 = X.to(torch.float8_e4m3fn)
+        try:
+            t8 = bench(lambda: torch._scaled_mm(Xf8, Wf8.t(), one, one, out_dtype=torch.bfloat16), iters)
+        except Exception as e:
+            print("scaled_mm error", repr(e)[:200])
+        sa = torch.ones(M, 1, dtype=torch.float32, device=dev); sb = torch.ones(1, N, dtype=torch.float32, device=dev)
+        try:
+            t8r = bench(lambda: torch._scaled_mm(Xf8, Wf8.t(), sa, sb, out_dtype=torch.bfloat16), iters)
+        except Exception as e:
+            print("scaled_mm rowwise error", repr(e)[:200])
+        print(f"{name:8s} {M:5d} | {t16:10.1f} | {t4:13.1f} | {t8:13.1f} | {t8r:11.1f}", flush=True)
     del W, Wf8, packed

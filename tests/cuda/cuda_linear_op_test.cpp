@@ -77,6 +77,7 @@ QuantizedWeight random_weight(WeightFormat format, int group, int64_t n, int64_t
   switch (format) {
     case WeightFormat::int4: return quantize_int4(w.data(), n, k, group);
     case WeightFormat::int8: return quantize_int8(w.data(), n, k);
+    case WeightFormat::fp8_e4m3: return quantize_fp8(w.data(), n, k);
     default: return make_dense_weight(w.data(), n, k, format);
   }
 }
@@ -113,14 +114,15 @@ void check_over_m(const FormatCase& f, ActDtype act, int64_t n, int64_t k, bool 
   }
 }
 
-// int4 g128 / g32 and int8 through kernels/cuda/gemm, both activation dtypes, ragged N and K (k a multiple of 8,
-// which the kernel needs; k = 1000 is not a multiple of the int4 groups, n = 333 not of the 16-row tiles).
+// int4 g128 / g32, int8 and fp8 (W8A8: the CPU backend rounds x per token as the GPU does) through
+// kernels/cuda/gemm, both activation dtypes, ragged N and K (k a multiple of 8, which the kernel needs; k = 1000
+// is not a multiple of the int4 groups, n = 333 not of the 16-row tiles). m = 300 runs fp8 on cuBLASLt on sm_90.
 TEST(CudaLinearOp, QuantizedMatchesCpuBackend) {
   auto rng = test::make_rng(601);
   auto ctx = make_context();
   ASSERT_NE(ctx, nullptr);
   for (const FormatCase& f : {FormatCase{WeightFormat::int4, 128}, FormatCase{WeightFormat::int4, 32},
-                              FormatCase{WeightFormat::int8, 0}}) {
+                              FormatCase{WeightFormat::int8, 0}, FormatCase{WeightFormat::fp8_e4m3, 0}}) {
     for (ActDtype act : {ActDtype::f16, ActDtype::bf16}) {
       check_over_m(f, act, 200, 1000, false, *ctx, rng);
       check_over_m(f, act, 333, 1096, true, *ctx, rng);
@@ -222,6 +224,21 @@ TEST(CudaLinearOp, SmallWorkspaceUsesFewerSplits) {
   }
 }
 
+// fp8 keeps the per-token quantized activations in the GEMM workspace: with too little of it for all rows at
+// once, the rows run in slices that fit, and the result is the same as the CPU backend's.
+TEST(CudaLinearOp, Fp8RowsRunInSlicesWhenTheWorkspaceIsSmall) {
+  auto rng = test::make_rng(607);
+  const QuantizedWeight w = random_weight(WeightFormat::fp8_e4m3, 0, 333, 1096, rng);
+  Made made = make_both(w, {}, ActDtype::bf16);
+  ASSERT_NE(made.gpu, nullptr);
+  auto ctx = make_context(cuda::kGemmCounterBytes + (size_t{96} << 10));  // ~40 rows of fp16 codes
+  ASSERT_NE(ctx, nullptr);
+  EXPECT_FALSE(ctx->gemm_plan(*made.gpu, 300).ok()) << "precondition: 300 rows do not fit at once";
+  const Comparison c = compare(*ctx, *made.gpu, *made.cpu, 300, rng);
+  EXPECT_EQ(c.non_finite, 0u);
+  EXPECT_LT(c.error, tolerance(ActDtype::bf16));
+}
+
 TEST(CudaLinearOp, RefusesWhatItCannotRun) {
   auto rng = test::make_rng(606);
   auto expect_code = [](const QuantizedWeight& w, std::vector<float> bias, ActDtype act, StatusCode code) {
@@ -234,6 +251,7 @@ TEST(CudaLinearOp, RefusesWhatItCannotRun) {
   expect_code(random_weight(WeightFormat::f16, 0, 16, 64, rng), {}, ActDtype::bf16, StatusCode::unsupported);
   expect_code(random_weight(WeightFormat::bf16, 0, 16, 64, rng), {}, ActDtype::f16, StatusCode::unsupported);
   expect_code(random_weight(WeightFormat::int4, 32, 16, 68, rng), {}, ActDtype::f16, StatusCode::unsupported);
+  expect_code(random_weight(WeightFormat::fp8_e4m3, 0, 16, 68, rng), {}, ActDtype::f16, StatusCode::unsupported);
   expect_code(random_weight(WeightFormat::int8, 0, 16, 64, rng), std::vector<float>(15, 0.0f), ActDtype::f16,
               StatusCode::invalid_argument);
 }
@@ -312,7 +330,8 @@ TEST(CudaLinearOp, LoadedShardsMatchCpuBackend) {
       std::optional<WeightFormat> format;
       int group;
     };
-    for (const Options& o : {Options{std::nullopt, 128}, Options{WeightFormat::int4, 32}, Options{WeightFormat::int8, 128}}) {
+    for (const Options& o : {Options{std::nullopt, 128}, Options{WeightFormat::int4, 32}, Options{WeightFormat::int8, 128},
+                             Options{WeightFormat::fp8_e4m3, 128}}) {
       for (int tp : {1, 2}) {
         for (int rank = 0; rank < tp; ++rank) {
           auto plan = make_tp_plan(*config, rank, tp);

@@ -71,8 +71,14 @@ Result<std::unique_ptr<CudaLinearWeight>> CudaLinearWeight::create(const Quantiz
     case WeightFormat::f32:
       return unsupported("CUDA linear: f32 weights are not run on the GPU (" + shape_of(w) +
                          "); load them as fp16/bf16 or quantize to int8/int4");
-    case WeightFormat::fp8_e4m3:
-      return unsupported("CUDA linear: the fp8 W8A8 GEMM is not built (" + shape_of(w) + "; docs/gemm.md)");
+    case WeightFormat::fp8_e4m3: {
+      if (w.k % 8 != 0) {
+        return unsupported("CUDA linear: the fp8 GEMM needs k to be a multiple of 8; weight " + shape_of(w));
+      }
+      MIXSERVE_ASSIGN_OR_RETURN(cuda::DeviceWeight codes, cuda::DeviceWeight::upload(w, act));
+      out->packed_.emplace(std::move(codes));
+      break;
+    }
   }
   if (!bias.empty()) {
     MIXSERVE_ASSIGN_OR_RETURN(out->bias_, cuda::DeviceBytes::upload(bias.data(), bias.size() * sizeof(float)));
@@ -109,13 +115,23 @@ Result<cuda::GemmPlan> CudaLinearContext::gemm_plan(const CudaLinearWeight& w, i
   const cuda::DeviceWeight& dw = *w.packed_;
   MIXSERVE_ASSIGN_OR_RETURN(cuda::GemmPlan plan, cuda::plan_gemm_tuned(dw, static_cast<int>(m), tune_cache_.get()));
   if (plan.workspace_bytes <= gemm_workspace_.bytes) return plan;
-  // Too little workspace for the preferred split: the most splits whose fp32 partials and counters fit.
-  const size_t m_pad = static_cast<size_t>(plan.m_blocks) * plan.config.block_m;
-  const size_t per_split = m_pad * dw.n_pad * sizeof(float);
-  const size_t counters = cuda::kGemmCounterBytes;  // a fixed region at the start (kernels/cuda/gemm/gemm.h)
-  const size_t fit = gemm_workspace_.bytes > counters ? (gemm_workspace_.bytes - counters) / per_split : 0;
-  const int splits = fit >= 2 ? static_cast<int>(std::min<size_t>(fit, plan.splits)) : 1;
-  return cuda::plan_gemm(dw, static_cast<int>(m), plan.config.id, splits);
+  if (plan.splits > 1) {
+    // Too little workspace for the preferred split: the most splits whose fp32 partials fit beside the rest
+    // (the counters' fixed region, fp8's quantized activations).
+    const size_t m_pad = static_cast<size_t>(plan.m_blocks) * plan.config.block_m;
+    const size_t per_split = m_pad * dw.n_pad * sizeof(float);
+    const size_t rest = plan.workspace_bytes - per_split * plan.splits;
+    const size_t fit = gemm_workspace_.bytes > rest ? (gemm_workspace_.bytes - rest) / per_split : 0;
+    const int splits = fit >= 2 ? static_cast<int>(std::min<size_t>(fit, plan.splits)) : 1;
+    MIXSERVE_ASSIGN_OR_RETURN(plan, cuda::plan_gemm(dw, static_cast<int>(m), plan.config.id, splits));
+    if (plan.workspace_bytes <= gemm_workspace_.bytes) return plan;
+  }
+  if (plan.lt) {  // cuBLASLt's own workspace does not fit: our kernel needs less
+    MIXSERVE_ASSIGN_OR_RETURN(plan, cuda::plan_gemm(dw, static_cast<int>(m), cuda::gemm_default_config(static_cast<int>(m)), 1));
+    if (plan.workspace_bytes <= gemm_workspace_.bytes) return plan;
+  }
+  return Status(StatusCode::resource_exhausted, "gemm_plan: " + std::to_string(m) + " rows need " + std::to_string(plan.workspace_bytes) +
+                            " bytes of GEMM workspace, the context has " + std::to_string(gemm_workspace_.bytes));
 }
 
 Status CudaLinearContext::run(const CudaLinearWeight& w, const void* x, int64_t m, void* y) {
@@ -132,11 +148,31 @@ Status CudaLinearContext::run(const CudaLinearWeight& w, const void* x, int64_t 
 }
 
 Status CudaLinearContext::run_packed(const CudaLinearWeight& w, const void* x, int m, void* y) {
-  if (reinterpret_cast<uintptr_t>(x) % 16 != 0)
-    return invalid_argument("CUDA linear: x must be 16-byte aligned for the int4/int8 GEMM");
-  MIXSERVE_ASSIGN_OR_RETURN(cuda::GemmPlan plan, gemm_plan(w, m));
-  // One workspace serves every weight: the split-K counters have a fixed place (kernels/cuda/gemm/gemm.h).
-  return cuda::run_gemm(plan, *w.packed_, {.x = x, .y = y, .workspace = &gemm_workspace_, .stream = stream_});
+  if (reinterpret_cast<uintptr_t>(x) % 16 != 0 || reinterpret_cast<uintptr_t>(y) % 16 != 0)
+    return invalid_argument("CUDA linear: x and y must be 16-byte aligned for the quantized GEMM");
+  // fp8 plans hold the quantized activations in the workspace, so a large m may not fit at once: then the rows
+  // run in slices, each of a size that fits (halving until one does).
+  int rows = m;
+  auto plan = gemm_plan(w, rows);
+  while (!plan.ok() && plan.status().code() == StatusCode::resource_exhausted && rows > 1) {
+    rows = (rows + 1) / 2;
+    plan = gemm_plan(w, rows);
+  }
+  MIXSERVE_RETURN_IF_ERROR(plan.status());
+  const size_t x_row = static_cast<size_t>(w.k_) * 2, y_row = static_cast<size_t>(w.n_) * 2;
+  for (int start = 0; start < m; start += rows) {
+    const int count = std::min(rows, m - start);
+    if (count != plan->m) {
+      plan = gemm_plan(w, count);
+      MIXSERVE_RETURN_IF_ERROR(plan.status());
+    }
+    // One workspace serves every weight: the split-K counters have a fixed place (kernels/cuda/gemm/gemm.h).
+    MIXSERVE_RETURN_IF_ERROR(cuda::run_gemm(*plan, *w.packed_,
+                                            {.x = static_cast<const uint8_t*>(x) + start * x_row,
+                                             .y = static_cast<uint8_t*>(y) + start * y_row,
+                                             .workspace = &gemm_workspace_, .stream = stream_}));
+  }
+  return {};
 }
 
 Status CudaLinearContext::run_dense(const CudaLinearWeight& w, const void* x, int m, void* y) {

@@ -6,6 +6,9 @@
 //   int4 (group 32/64/128) and int8: packed into WeightLayout::mma_v1 on the host (kept as is when already
 //     packed) and uploaded with its scale array for one activation dtype; run by kernels/cuda/gemm (W4A16/W8A16
 //     on mma.sync, split-K for small m). k must be a multiple of 8 (the kernel reads 16-byte rows of x).
+//   fp8 e4m3 (W8A8): uploaded row-major; each run quantizes x per token into the GEMM workspace and runs our
+//     kernel on the codes (small m) or cuBLASLt's fp8 GEMM (large m, sm_90). A large m whose quantized
+//     activations do not fit the workspace runs in row slices that do.
 //   f16 / bf16 (dense): uploaded as they are and run by cuBLAS (cublasGemmEx, fp32 accumulation). The weight's
 //     dtype must be the activation dtype: cuBLAS has no fp16 x bf16 GEMM, and converting would change values.
 //   f32: unsupported (quantize it, or load the checkpoint as fp16/bf16).
@@ -44,7 +47,7 @@ class CudaLinearWeight final : public LinearWeight {
   size_t bytes() const override;
   WeightFormat format() const { return format_; }
   cuda::ActDtype act() const { return act_; }
-  bool uses_gemm_kernels() const { return packed_.has_value(); }  // int4/int8; otherwise cuBLAS
+  bool uses_gemm_kernels() const { return packed_.has_value(); }  // int4/int8/fp8; otherwise cuBLAS
   // The packed weight the GEMM kernels run (tuning keys, tests); null for cuBLAS weights.
   const cuda::DeviceWeight* device_weight() const { return packed_ ? &*packed_ : nullptr; }
 
@@ -55,14 +58,14 @@ class CudaLinearWeight final : public LinearWeight {
   WeightFormat format_ = WeightFormat::f16;
   cuda::ActDtype act_ = cuda::ActDtype::f16;
   int64_t n_ = 0, k_ = 0;
-  std::optional<cuda::DeviceWeight> packed_;  // int4 / int8
+  std::optional<cuda::DeviceWeight> packed_;  // int4 / int8 / fp8
   cuda::DeviceBytes dense_;                   // f16 / bf16: [n][k]
   cuda::DeviceBytes bias_;                    // fp32 [n], or empty
 };
 
 class CudaLinearContext {
  public:
-  static constexpr size_t kDefaultGemmWorkspaceBytes = 32u << 20;
+  static constexpr size_t kDefaultGemmWorkspaceBytes = 64u << 20;
   static constexpr size_t kCublasWorkspaceBytes = 32u << 20;  // what NVIDIA recommends for Hopper
 
   static Result<std::unique_ptr<CudaLinearContext>> create(cudaStream_t stream,

@@ -52,13 +52,27 @@ Status copy_to_device(const void* host, size_t bytes, void** dev) {
   return {};
 }
 
+// fp8 codes row-major, zero-padded to [n_pad][k_pad] (what both fp8 paths read; kernels/cuda/gemm/gemm.h).
+std::vector<uint8_t> padded_fp8_codes(const QuantizedWeight& w, int64_t n_pad, int64_t k_pad) {
+  std::vector<uint8_t> out(static_cast<size_t>(n_pad * k_pad), 0);
+  for (int64_t r = 0; r < w.n; ++r) std::memcpy(out.data() + r * k_pad, w.data.data() + r * w.k, w.k);
+  return out;
+}
+
 }  // namespace
 
 const char* act_dtype_name(ActDtype dtype) { return dtype == ActDtype::bf16 ? "bf16" : "fp16"; }
 
 Result<DeviceWeight> DeviceWeight::upload(const QuantizedWeight& w, ActDtype act) {
-  if (w.layout != WeightLayout::mma_v1 || (w.format != WeightFormat::int4 && w.format != WeightFormat::int8)) {
-    return invalid_argument("DeviceWeight::upload needs an int4 or int8 weight packed by pack_for_tensor_cores");
+  const bool fp8 = w.format == WeightFormat::fp8_e4m3 && w.layout == WeightLayout::row_major;
+  const bool packed =
+      w.layout == WeightLayout::mma_v1 && (w.format == WeightFormat::int4 || w.format == WeightFormat::int8);
+  if (!fp8 && !packed) {
+    return invalid_argument("DeviceWeight::upload needs an int4 or int8 weight packed by pack_for_tensor_cores, "
+                            "or a row-major fp8 weight");
+  }
+  if (fp8 && w.data.size() != static_cast<size_t>(w.n * w.k)) {
+    return invalid_argument("DeviceWeight::upload: fp8 weight data is not [n][k] bytes");
   }
   DeviceWeight d;
   d.format = w.format;
@@ -68,13 +82,19 @@ Result<DeviceWeight> DeviceWeight::upload(const QuantizedWeight& w, ActDtype act
   d.group_size = w.group_size;
   d.n_pad = packed_n(w.n);
   d.k_pad = packed_k(w.k, w.group_size);
-  d.q_bytes = w.data.size();
-  MIXSERVE_RETURN_IF_ERROR(copy_to_device(w.data.data(), d.q_bytes, &d.q));
+  if (fp8) {
+    const std::vector<uint8_t> codes = padded_fp8_codes(w, d.n_pad, d.k_pad);
+    d.q_bytes = codes.size();
+    MIXSERVE_RETURN_IF_ERROR(copy_to_device(codes.data(), d.q_bytes, &d.q));
+  } else {
+    d.q_bytes = w.data.size();
+    MIXSERVE_RETURN_IF_ERROR(copy_to_device(w.data.data(), d.q_bytes, &d.q));
+  }
   if (w.format == WeightFormat::int4) {
     MIXSERVE_ASSIGN_OR_RETURN(std::vector<uint16_t> s, int4_scale_array(w, act, d.n_pad, d.k_pad));
     d.scale_bytes = s.size() * 2;
     MIXSERVE_RETURN_IF_ERROR(copy_to_device(s.data(), d.scale_bytes, &d.scales));
-  } else {
+  } else {  // int8, fp8: fp32 per channel
     std::vector<float> s(static_cast<size_t>(d.n_pad), 0.0f);
     std::memcpy(s.data(), w.scales.data(), w.scales.size() * sizeof(float));
     d.scale_bytes = s.size() * sizeof(float);

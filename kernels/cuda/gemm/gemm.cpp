@@ -5,6 +5,8 @@
 #include <algorithm>
 
 #include "kernels/cuda/common/cuda_check.h"
+#include "kernels/cuda/gemm/fp8_activation.h"
+#include "kernels/cuda/gemm/fp8_cublaslt.h"
 #include "kernels/cuda/gemm/kernel_table.h"
 #include "kernels/cuda/gemm/wxa16_params.h"
 
@@ -21,7 +23,29 @@ int ceil_div(int64_t a, int64_t b) { return static_cast<int>((a + b - 1) / b); }
 int default_config(int m) { return m <= 8 ? 0 : m <= 64 ? 1 : m <= 256 ? 2 : m <= 512 ? 3 : 4; }
 
 const gemm::KernelEntry* table_for(const DeviceWeight& w) {
-  return w.format == WeightFormat::int4 ? gemm::int4_kernels(w.act) : gemm::int8_kernels(w.act);
+  switch (w.format) {
+    case WeightFormat::int4: return gemm::int4_kernels(w.act);
+    case WeightFormat::fp8_e4m3: return gemm::fp8_kernels(w.act);
+    default: return gemm::int8_kernels(w.act);
+  }
+}
+
+size_t align_up(size_t bytes) { return (bytes + 255) / 256 * 256; }
+
+// fp8: the quantized activations (codes of `code_bytes` each, `stride` per row, then fp32 scales) after `base`.
+void place_fp8_activations(GemmPlan& plan, size_t base, int64_t stride, int code_bytes) {
+  plan.codes_offset = align_up(base);
+  plan.x_scales_offset = align_up(plan.codes_offset + static_cast<size_t>(plan.m) * stride * code_bytes);
+  plan.workspace_bytes = plan.x_scales_offset + static_cast<size_t>(plan.m) * sizeof(float);
+}
+
+Result<GemmPlan> plan_fp8_cublaslt(const DeviceWeight& w, int m) {
+  GemmPlan plan{.config = {.id = kGemmCublasLtConfig}, .m = m};
+  MIXSERVE_ASSIGN_OR_RETURN(plan.lt, find_fp8_lt_algo(w.n, w.k_pad, m, w.act));
+  place_fp8_activations(plan, kGemmCounterBytes, w.k_pad, 1);
+  plan.lt_workspace_offset = align_up(plan.workspace_bytes);
+  plan.workspace_bytes = plan.lt_workspace_offset + kFp8LtWorkspaceBytes;
+  return plan;
 }
 
 // Split-K by a wave model: blocks run in waves of sm_count * occupancy; a block costs its chunk count plus
@@ -48,9 +72,15 @@ int pick_splits(int units, int n_chunks, int slots, int min_chunks, int block_m)
 
 }  // namespace
 
+int gemm_default_config(int m) { return default_config(m); }
 int gemm_config_count() { return gemm::kConfigCount; }
+int gemm_config_count(const DeviceWeight& w) {
+  static_assert(kGemmCublasLtConfig == gemm::kConfigCount);
+  return w.format == WeightFormat::fp8_e4m3 ? gemm::kConfigCount + 1 : gemm::kConfigCount;
+}
 
 std::string GemmPlan::describe() const {
+  if (lt) return "cuBLASLt fp8 (config " + std::to_string(kGemmCublasLtConfig) + ")";
   return "config " + std::to_string(config.id) + " (block_m " + std::to_string(config.block_m) + ", warps " +
          std::to_string(config.warps) + "x" + std::to_string(config.warp_tiles) + " tiles) grid " +
          std::to_string(m_blocks) + "x" + std::to_string(n_blocks) + "x" + std::to_string(splits) + ", " +
@@ -60,6 +90,11 @@ std::string GemmPlan::describe() const {
 Result<GemmPlan> plan_gemm(const DeviceWeight& w, int m, int config_id, int splits) {
   if (m < 1) return invalid_argument("plan_gemm: m must be >= 1, got " + std::to_string(m));
   if (w.k % 8 != 0) return invalid_argument("plan_gemm: k must be a multiple of 8 (16-byte rows), got " + std::to_string(w.k));
+  if (w.format == WeightFormat::fp8_e4m3 &&
+      (config_id == kGemmCublasLtConfig || (config_id < 0 && m >= kFp8CublasLtMinM))) {
+    auto lt = plan_fp8_cublaslt(w, m);
+    if (lt.ok() || config_id == kGemmCublasLtConfig) return lt;  // by default, fall back to our kernel
+  }
   const int id = config_id >= 0 ? config_id : default_config(m);
   if (id >= gemm::kConfigCount) return invalid_argument("plan_gemm: no GEMM configuration " + std::to_string(id));
   const gemm::KernelEntry& e = table_for(w)[id];
@@ -92,20 +127,43 @@ Result<GemmPlan> plan_gemm(const DeviceWeight& w, int m, int config_id, int spli
     plan.workspace_bytes =
         kGemmCounterBytes + static_cast<size_t>(plan.splits) * plan.m_blocks * c.block_m * w.n_pad * sizeof(float);
   }
+  if (w.format == WeightFormat::fp8_e4m3) {
+    place_fp8_activations(plan, std::max(plan.workspace_bytes, kGemmCounterBytes), w.k, 2);  // fp16 codes
+  }
   return plan;
 }
 
 Status run_gemm(const GemmPlan& plan, const DeviceWeight& w, const GemmArgs& args) {
   const GemmConfig& c = plan.config;
-  if (plan.splits > 1 && (args.workspace == nullptr || args.workspace->bytes < plan.workspace_bytes)) {
+  if (plan.workspace_bytes > 0 && (args.workspace == nullptr || args.workspace->bytes < plan.workspace_bytes)) {
     return invalid_argument("run_gemm: the plan needs " + std::to_string(plan.workspace_bytes) + " bytes of workspace");
+  }
+  const void* x = args.x;
+  const float* x_scales = nullptr;
+  if (w.format == WeightFormat::fp8_e4m3) {
+    uint8_t* ws = static_cast<uint8_t*>(args.workspace->data);
+    void* codes = ws + plan.codes_offset;
+    x_scales = reinterpret_cast<float*>(ws + plan.x_scales_offset);
+    MIXSERVE_RETURN_IF_ERROR(quantize_activations_fp8(
+        {.x = args.x, .act = w.act, .m = plan.m, .k = static_cast<int>(w.k), .codes = codes,
+         .codes_stride = static_cast<int>(plan.lt ? w.k_pad : w.k),
+         .layout = plan.lt ? Fp8CodeLayout::e4m3_bytes : Fp8CodeLayout::f16_values,
+         .scales = const_cast<float*>(x_scales)},
+        args.stream));
+    if (plan.lt) {
+      return run_fp8_lt(*plan.lt, {.w_codes = w.q, .w_scales = static_cast<const float*>(w.scales), .x_codes = codes,
+                                   .x_scales = x_scales, .y = args.y, .workspace = ws + plan.lt_workspace_offset,
+                                   .stream = args.stream});
+    }
+    x = codes;
   }
   const int m_pad = plan.m_blocks * c.block_m;
   int* counters = plan.splits > 1 ? static_cast<int*>(args.workspace->data) : nullptr;
   float* partials =
       plan.splits > 1 ? reinterpret_cast<float*>(static_cast<uint8_t*>(args.workspace->data) + kGemmCounterBytes)
                       : nullptr;
-  gemm::WxA16Params p{.x = args.x, .q = static_cast<const uint4*>(w.q), .scales = w.scales, .y = args.y,
+  gemm::WxA16Params p{.x = x, .q = static_cast<const uint4*>(w.q), .scales = w.scales, .token_scales = x_scales,
+                      .y = args.y,
                       .partials = partials, .counters = counters, .m = plan.m, .n = static_cast<int>(w.n),
                       .k = static_cast<int>(w.k), .n_pad = static_cast<int>(w.n_pad), .m_pad = m_pad,
                       .n_chunks = static_cast<int>(w.k_pad / 64),

@@ -1,7 +1,11 @@
 #pragma once
-// Weight-only quantized GEMM on the GPU: y[m][n] = sum_k x[m][k] * W[n][k], W int4 (group 32/64/128, scale and
-// integer zero) or int8 (per channel) in the packed layout of kernels/formats/packed_weight.h, x and y fp16 or
-// bf16 row-major, fp32 accumulation (mma.sync m16n8k16, sm_80 and sm_90).
+// Quantized GEMM on the GPU: y[m][n] = sum_k x[m][k] * W[n][k], x and y fp16 or bf16 row-major, fp32
+// accumulation. W is one of
+//   int4 (group 32/64/128, scale and integer zero) or int8 (per channel), weight-only (W4A16/W8A16), in the
+//     packed layout of kernels/formats/packed_weight.h: our mma.sync m16n8k16 kernel (sm_80 and sm_90);
+//   fp8 e4m3 (W8A8, per-channel weight scales), row-major: run_gemm first quantizes x per token
+//     (fp8_activation.h), then runs our mma.sync kernel on the codes (small M) or cuBLASLt's fp8 GEMM (large M,
+//     sm_90; fp8_cublaslt.h).
 //
 // Host-side plan, device-side run: plan_gemm() picks a tile configuration by M bucket and a split-K factor so
 // every SM streams weights, and says how much workspace the run needs; run_gemm() launches without
@@ -9,6 +13,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "core/status.h"
@@ -19,8 +24,9 @@ namespace mixserve::cuda {
 enum class ActDtype { f16, bf16 };
 const char* act_dtype_name(ActDtype dtype);
 
-// A packed weight on the device. The scale array is built for one activation dtype (int4: {s, magic + z} per
-// row and group in the kernel's order; int8: fp32 per channel), so a weight serves fp16 or bf16, not both.
+// A weight on the device. The scale array is built for one activation dtype (int4: {s, magic + z} per
+// row and group in the kernel's order; int8, fp8: fp32 per channel), so a weight serves fp16 or bf16, not both.
+// fp8 codes are row-major [n_pad][k_pad] bytes, zero-padded.
 class DeviceWeight {
  public:
   static Result<DeviceWeight> upload(const QuantizedWeight& packed, ActDtype act);
@@ -35,7 +41,7 @@ class DeviceWeight {
   ActDtype act = ActDtype::f16;
   int64_t n = 0, k = 0, n_pad = 0, k_pad = 0;
   int group_size = 0;
-  void* q = nullptr;       // packed q, n_pad * k_pad / 2 (int4) or n_pad * k_pad (int8) bytes
+  void* q = nullptr;       // q, n_pad * k_pad / 2 (int4) or n_pad * k_pad (int8, fp8) bytes
   void* scales = nullptr;  // see above
   size_t q_bytes = 0, scale_bytes = 0;
 };
@@ -47,12 +53,23 @@ struct GemmConfig {
   int block_m = 0, warps = 0, warp_tiles = 0, chunks_per_stage = 0, stages = 0;
 };
 
+struct Fp8LtAlgo;
+
+// The configuration id of fp8 plans that run on cuBLASLt instead of a compiled tile configuration.
+inline constexpr int kGemmCublasLtConfig = 5;
+// From this M on, fp8 plans use cuBLASLt by default where it has an algorithm (benchmarks/RESULTS.md).
+inline constexpr int kFp8CublasLtMinM = 128;
+
 struct GemmPlan {
   GemmConfig config;
   int m = 0;
   int m_blocks = 0, n_blocks = 0, splits = 1, chunks_per_split = 0;
   size_t smem_bytes = 0;
-  size_t workspace_bytes = 0;  // 0 when splits == 1
+  size_t workspace_bytes = 0;  // 0 when splits == 1 and the weight is not fp8
+  // fp8: where run_gemm puts the quantized activations (codes, then per-token scales) and, for cuBLASLt plans,
+  // cuBLASLt's workspace, as byte offsets into the workspace.
+  size_t codes_offset = 0, x_scales_offset = 0, lt_workspace_offset = 0;
+  std::shared_ptr<const Fp8LtAlgo> lt;  // set: the plan runs on cuBLASLt (config.id == kGemmCublasLtConfig)
   std::string describe() const;
 };
 
@@ -79,11 +96,14 @@ class GemmWorkspace {
 
 // config_id < 0 picks by M bucket (the default); >= 0 forces one configuration (tests, benchmark sweeps).
 // splits <= 0 picks the split-K factor from the SM count and the kernel's occupancy.
+// fp8 weights: config_id kGemmCublasLtConfig forces cuBLASLt (unsupported where it has no algorithm).
 Result<GemmPlan> plan_gemm(const DeviceWeight& w, int m, int config_id = -1, int splits = 0);
-int gemm_config_count();
+int gemm_default_config(int m);                 // plan_gemm's tile configuration for m by default
+int gemm_config_count();                        // the compiled tile configurations
+int gemm_config_count(const DeviceWeight& w);   // plus cuBLASLt for fp8
 
 struct GemmArgs {
-  const void* x = nullptr;  // [m][k], k % 8 == 0 (16-byte rows)
+  const void* x = nullptr;  // [m][k], k % 8 == 0 (16-byte rows), 16-byte aligned
   void* y = nullptr;        // [m][n]
   GemmWorkspace* workspace = nullptr;  // plan.workspace_bytes or more; may be null when splits == 1
   cudaStream_t stream = nullptr;

@@ -8,19 +8,22 @@
 
 namespace mixserve::cuda::gemm {
 
-template <class Fmt, typename T, int kId, int kBlockM, int kWarps, int kTiles, int kPrefetch, int kStages>
+template <class Fmt, typename T, typename TY, int kId, int kBlockM, int kWarps, int kTiles, int kPrefetch,
+          int kStages>
 KernelEntry entry() {
-  return {.kernel = reinterpret_cast<const void*>(&wxa16_kernel<Fmt, T, kBlockM, kWarps, kTiles, kPrefetch, kStages>),
+  return {.kernel =
+              reinterpret_cast<const void*>(&wxa16_kernel<Fmt, T, TY, kBlockM, kWarps, kTiles, kPrefetch, kStages>),
           .config = {.id = kId, .block_m = kBlockM, .warps = kWarps, .warp_tiles = kTiles,
                      .chunks_per_stage = kPrefetch, .stages = kStages}};
 }
 
-template <class Fmt, typename T>
+// T: x and MMA dtype; TY: y dtype (the same except for fp8, whose x is fp16 codes).
+template <class Fmt, typename T, typename TY = T>
 const KernelEntry* make_table() {
   static const KernelEntry table[kConfigCount] = {
-      entry<Fmt, T, 0, 8, 4, 2, 4, 3>(),  entry<Fmt, T, 1, 16, 4, 2, 4, 3>(),
-      entry<Fmt, T, 2, 32, 4, 2, 2, 3>(), entry<Fmt, T, 3, 64, 4, 2, 2, 3>(),
-      entry<Fmt, T, 4, 128, 8, 2, 1, 4>(),
+      entry<Fmt, T, TY, 0, 8, 4, 2, 4, 3>(),  entry<Fmt, T, TY, 1, 16, 4, 2, 4, 3>(),
+      entry<Fmt, T, TY, 2, 32, 4, 2, 2, 3>(), entry<Fmt, T, TY, 3, 64, 4, 2, 2, 3>(),
+      entry<Fmt, T, TY, 4, 128, 8, 2, 1, 4>(),
   };
   return table;
 }

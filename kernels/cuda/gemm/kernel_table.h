@@ -11,8 +11,9 @@ struct KernelEntry {
 };
 
 constexpr int kConfigCount = 5;
-// Entries indexed by GemmConfig::id; defined in gemm_int4.cu and gemm_int8.cu.
+// Entries indexed by GemmConfig::id; defined in gemm_int4.cu, gemm_int8.cu and gemm_fp8.cu.
 const KernelEntry* int4_kernels(ActDtype act);
 const KernelEntry* int8_kernels(ActDtype act);
+const KernelEntry* fp8_kernels(ActDtype out);
 
 }  // namespace mixserve::cuda::gemm

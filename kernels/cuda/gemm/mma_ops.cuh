@@ -53,6 +53,11 @@ __device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* smem) 
                : "r"(addr));
 }
 
+__device__ __forceinline__ void lds_128(uint32_t (&r)[4], const void* smem) {
+  const uint32_t addr = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
+  asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];" : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(addr));
+}
+
 // d += a (16x16, row) * b (16x8, col), fp32 accumulators.
 template <typename T>
 __device__ __forceinline__ void mma_16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
@@ -98,6 +103,21 @@ __device__ __forceinline__ void dequant_int4_step(uint32_t word, uint32_t zz_lo,
     const uint32_t raw = lop3<kAndOr>(word >> (4 * j), 0x000F000Fu, kMagic);
     a[j] = mul2<T>(sub2<T>(raw, (j & 1) ? zz_hi : zz_lo), (j & 1) ? ss_hi : ss_lo);
   }
+}
+
+// Two e4m3 codes (low byte -> low half) to their exact fp16 values. sm_89+ has the instruction; the sm_80
+// build places sign, exponent and mantissa into fp16's fields (the value times 2^-8, fp16 subnormals included)
+// and multiplies by 2^8, which is exact.
+__device__ __forceinline__ uint32_t e4m3x2_to_f16x2(uint32_t two_codes) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
+  uint32_t d;
+  asm("{\n .reg .b16 c;\n cvt.u16.u32 c, %1;\n cvt.rn.f16x2.e4m3x2 %0, c;\n}" : "=r"(d) : "r"(two_codes));
+  return d;
+#else
+  const uint32_t t = prmt(two_codes, 0, 0x1404);  // code 0 -> bits 8-15, code 1 -> bits 24-31
+  const uint32_t bits = (t & 0x80008000u) | ((t >> 1) & 0x3F803F80u);
+  return mul2<__half>(bits, 0x5C005C00u);  // * 256 in both halves
+#endif
 }
 
 // int8: the two 32-bit words of one step (word0: registers 0 and 1, word1: registers 2 and 3) to q exactly;

@@ -8,6 +8,13 @@
 // of the block. Dequantization happens in registers right before the MMA. Split-K: blocks of one output tile
 // write fp32 partials; the last to arrive (a counter per tile) sums them in split order, so results are
 // deterministic, and resets the counter.
+//
+// A format (Int4Format, Int8Format, Fp8Format) says where a lane's weight words are, how they become A
+// fragments, and which scales the epilogue applies. Int4/Int8 read the mma_v1 fragment-ordered layout, and x is
+// read by ldmatrix in the MMA's own k order. Fp8 reads plain row-major bytes (kLaneContiguousK): lane (g, t) takes
+// 16 contiguous bytes of a row per chunk, which puts physical columns 16 t + 4 s + {0..3} into step s's logical
+// k slots {2t, 2t+1, 2t+8, 2t+9}; the sum over k does not care about the order, so x is read with the same
+// permutation (one 16-byte shared load per lane per step pair) instead of reordering the weights.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -17,8 +24,19 @@
 namespace mixserve::cuda::gemm {
 
 
+// mma_v1: the kWords 16-byte words of a lane for (tile, chunk) are kWords * 32 uint4 apart.
+template <int kWords>
+__device__ __forceinline__ const uint4* fragment_ordered_word(const WxA16Params& p, int tile, int chunk, int lane,
+                                                              int v) {
+  return p.q + (static_cast<int64_t>(tile) * p.n_chunks + chunk) * kWords * 32 + v * 32 + lane;
+}
+
 struct Int4Format {
   static constexpr int kWords = 1;  // uint4 per lane per (tile, chunk)
+  static constexpr bool kLaneContiguousK = false;
+  static __device__ __forceinline__ const uint4* word(const WxA16Params& p, int tile, int chunk, int lane, int v) {
+    return fragment_ordered_word<kWords>(p, tile, chunk, lane, v);
+  }
   struct Scale {
     uint2 a, b;  // groups of steps 0-1 and 2-3 (differ only for group 32)
   };
@@ -36,10 +54,15 @@ struct Int4Format {
     dequant_int4_step<T>(word, zz_lo, ss_lo, zz_hi, ss_hi, a);
   }
   static __device__ __forceinline__ float channel_scale(const WxA16Params&, int) { return 1.0f; }
+  static __device__ __forceinline__ float token_scale(const WxA16Params&, int) { return 1.0f; }
 };
 
 struct Int8Format {
   static constexpr int kWords = 2;
+  static constexpr bool kLaneContiguousK = false;
+  static __device__ __forceinline__ const uint4* word(const WxA16Params& p, int tile, int chunk, int lane, int v) {
+    return fragment_ordered_word<kWords>(p, tile, chunk, lane, v);
+  }
   struct Scale {};
   static __device__ __forceinline__ Scale load_scale(const WxA16Params&, int, int, int) { return {}; }
   template <typename T>
@@ -54,6 +77,36 @@ struct Int8Format {
   static __device__ __forceinline__ float channel_scale(const WxA16Params& p, int row) {
     return __ldg(static_cast<const float*>(p.scales) + row);
   }
+  static __device__ __forceinline__ float token_scale(const WxA16Params&, int) { return 1.0f; }
+};
+
+// fp8 e4m3 W8A8: weights row-major [n_pad][k_pad] bytes; x is the per-token quantized activation as fp16 values
+// of its e4m3 codes (exact), so the MMA multiplies codes exactly and the epilogue applies s_w[n] * s_x[m].
+// Word v of lane (g, t) is bytes [16 t, 16 t + 16) of row 16 tile + g + 8 v in the chunk; its 32-bit part s is
+// step s: bytes {0, 1} are logical k {2t, 2t+1}, bytes {2, 3} are {2t+8, 2t+9}.
+struct Fp8Format {
+  static constexpr int kWords = 2;
+  static constexpr bool kLaneContiguousK = true;
+  static __device__ __forceinline__ const uint4* word(const WxA16Params& p, int tile, int chunk, int lane, int v) {
+    const int64_t row = static_cast<int64_t>(tile) * 16 + lane / 4 + 8 * v;
+    return p.q + (row * p.n_chunks + chunk) * 4 + lane % 4;  // a row is n_chunks * 64 bytes = n_chunks * 4 uint4
+  }
+  struct Scale {};
+  static __device__ __forceinline__ Scale load_scale(const WxA16Params&, int, int, int) { return {}; }
+  template <typename T>
+  static __device__ __forceinline__ void dequant(const uint4 (&w)[2], const Scale&, int step, uint32_t (&a)[4]) {
+    static_assert(!kIsBf16<T>, "fp8 codes are fed to the MMA as fp16");
+    const uint32_t row_g = step == 0 ? w[0].x : step == 1 ? w[0].y : step == 2 ? w[0].z : w[0].w;
+    const uint32_t row_g8 = step == 0 ? w[1].x : step == 1 ? w[1].y : step == 2 ? w[1].z : w[1].w;
+    a[0] = e4m3x2_to_f16x2(row_g & 0xFFFFu);
+    a[1] = e4m3x2_to_f16x2(row_g8 & 0xFFFFu);
+    a[2] = e4m3x2_to_f16x2(row_g >> 16);
+    a[3] = e4m3x2_to_f16x2(row_g8 >> 16);
+  }
+  static __device__ __forceinline__ float channel_scale(const WxA16Params& p, int row) {
+    return __ldg(static_cast<const float*>(p.scales) + row);
+  }
+  static __device__ __forceinline__ float token_scale(const WxA16Params& p, int m) { return __ldg(p.token_scales + m); }
 };
 
 template <typename T>
@@ -65,7 +118,8 @@ __device__ __forceinline__ T from_float(float v) {
   }
 }
 
-template <class Fmt, typename T, int kBlockM, int kWarps, int kWarpTiles, int kPrefetch, int kStages>
+// T: the dtype of x and of the MMA; TY: the dtype of y (differs only for fp8, whose x is fp16 codes).
+template <class Fmt, typename T, typename TY, int kBlockM, int kWarps, int kWarpTiles, int kPrefetch, int kStages>
 __global__ void __launch_bounds__(kWarps * 32) wxa16_kernel(const __grid_constant__ WxA16Params p) {
   static_assert(kBlockM % 8 == 0 && kStages >= 2 && kPrefetch >= 1);
   constexpr int kThreads = kWarps * 32;
@@ -104,9 +158,8 @@ __global__ void __launch_bounds__(kWarps * 32) wxa16_kernel(const __grid_constan
     for (int i = 0; i < kWarpTiles; ++i) {
       const int tile = tile0 + i;
       if (c < c_end && tile < n_tiles) {
-        const uint4* src = p.q + (static_cast<int64_t>(tile) * p.n_chunks + c) * kW * 32 + lane;
 #pragma unroll
-        for (int v = 0; v < kW; ++v) w[i][v] = load_stream(src + v * 32);
+        for (int v = 0; v < kW; ++v) w[i][v] = load_stream(Fmt::word(p, tile, c, lane, v));
         s[i] = Fmt::load_scale(p, tile, c, g);
       }
     }
@@ -141,9 +194,15 @@ __global__ void __launch_bounds__(kWarps * 32) wxa16_kernel(const __grid_constan
 #pragma unroll
           for (int j = 0; j < kMTiles; ++j) {
             uint32_t b[4];  // {b0, b1} of step 2 pair, {b0, b1} of step 2 pair + 1, tokens m0 + 8 j ..
-            const int r = j * 8 + (lane & 7);
-            const int u = pp * 8 + pair * 4 + lane / 8;
-            ldmatrix_x4(b, stage + r * kStageCols + (u ^ (r & 7)) * 8);
+            if constexpr (Fmt::kLaneContiguousK) {
+              const int r = j * 8 + g;                 // this lane's token
+              const int u = pp * 8 + 2 * t + pair;     // columns 16 t + 8 pair .. + 7 of chunk pp
+              lds_128(b, stage + r * kStageCols + (u ^ (r & 7)) * 8);
+            } else {
+              const int r = j * 8 + (lane & 7);
+              const int u = pp * 8 + pair * 4 + lane / 8;
+              ldmatrix_x4(b, stage + r * kStageCols + (u ^ (r & 7)) * 8);
+            }
 #pragma unroll
             for (int i = 0; i < kWarpTiles; ++i)
 #pragma unroll
@@ -158,7 +217,7 @@ __global__ void __launch_bounds__(kWarps * 32) wxa16_kernel(const __grid_constan
 
   // Accumulator (i, j, e): row (tile0 + i) * 16 + g + 8 (e >> 1), token m0 + 8 j + 2 t + (e & 1).
   // Writes every output element of this thread, y = value(i, j, e, m, row) * channel scale, in the dtype of y.
-  T* gY = static_cast<T*>(p.y);
+  TY* gY = static_cast<TY*>(p.y);
   auto write_outputs = [&](auto value) {
 #pragma unroll
     for (int i = 0; i < kWarpTiles; ++i) {
@@ -172,7 +231,10 @@ __global__ void __launch_bounds__(kWarps * 32) wxa16_kernel(const __grid_constan
 #pragma unroll
           for (int e1 = 0; e1 < 2; ++e1) {
             const int m = m0 + 8 * j + 2 * t + e1;
-            if (m < p.m) gY[static_cast<int64_t>(m) * p.n + row] = from_float<T>(value(i, j, 2 * e2 + e1, m, row) * s);
+            if (m < p.m) {
+              gY[static_cast<int64_t>(m) * p.n + row] =
+                  from_float<TY>(value(i, j, 2 * e2 + e1, m, row) * s * Fmt::token_scale(p, m));
+            }
           }
         }
       }

@@ -8,9 +8,11 @@ namespace mixserve::cuda::gemm {
 
 struct WxA16Params {
   const void* x;        // [m][k] T
-  const uint4* q;       // packed W, see kernels/formats/packed_weight.h
-  const void* scales;   // int4: uint2 [n_tiles][n_groups_pad][8] of {s_g, s_g+8, zz_g, zz_g+8} in T; int8: float [n_pad]
-  void* y;              // [m][n] T
+  const uint4* q;       // W: int4/int8 packed (kernels/formats/packed_weight.h); fp8 row-major [n_pad][k_pad]
+  const void* scales;   // int4: uint2 [n_tiles][n_groups_pad][8] of {s_g, s_g+8, zz_g, zz_g+8} in T;
+                        // int8, fp8: float [n_pad]
+  const float* token_scales;  // fp8: [m], the activations' per-token scales; otherwise unused
+  void* y;              // [m][n] TY
   float* partials;      // [splits][m_pad][n_pad] fp32 (splits > 1)
   int* counters;        // [m_blocks][n_blocks] (splits > 1)
   int m, n, k;
