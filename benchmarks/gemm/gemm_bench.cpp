@@ -249,8 +249,8 @@ namespace {
 // bf16 dense. Weight bytes: n * k codes + 4 n scale bytes.
 void run_fp8_table(const Shape* shapes, int shape_count, const std::vector<int>& ms, double copy_gbs,
                    cublasHandle_t handle, std::mt19937_64& rng) {
-  std::printf("%-8s %5s | %9s %7s %6s %6s | %9s %9s %8s | %9s %6s | %s\n", "layer", "M", "fp8 us", "GB/s", "%copy",
-              "TF/s", "kernel us", "lt us", "quant us", "cbbf us", "xbf16", "default plan");
+  std::printf("%-8s %5s | %9s %7s %6s %6s | %9s %9s %9s %8s | %9s %6s | %s\n", "layer", "M", "fp8 us", "GB/s",
+              "%copy", "TF/s", "kernel us", "lt us", "tuned us", "quant us", "cbbf us", "xbf16", "default plan -> tuned");
   for (int si = 0; si < shape_count; ++si) {
     const Shape& s = shapes[si];
     std::vector<float> wf(static_cast<size_t>(s.n) * s.k);
@@ -278,6 +278,10 @@ void run_fp8_table(const Shape* shapes, int shape_count, const std::vector<int>&
       std::string how, unused;
       const double t = time_ours(w8, m, xb, y, batch, reps, &how);
       const double t_kernel = time_ours(w8, m, xb, y, batch, reps, &unused, mixserve::cuda::gemm_default_config(m));
+      auto choice = mixserve::cuda::tune_gemm(w8.copies[0], m, xb, y);
+      CHECK_OK(choice);
+      std::string tuned_how;
+      const double t_tuned = time_ours(w8, m, xb, y, batch, reps, &tuned_how, choice->config_id, choice->splits);
       double t_lt = -1;
       if (mixserve::cuda::plan_gemm(w8.copies[0], m, mixserve::cuda::kGemmCublasLtConfig).ok()) {
         t_lt = time_ours(w8, m, xb, y, batch, reps, &unused, mixserve::cuda::kGemmCublasLtConfig);
@@ -293,8 +297,9 @@ void run_fp8_table(const Shape* shapes, int shape_count, const std::vector<int>&
       }, batch, reps);
       const double cbf = time_cublas(handle, db, CUDA_R_16BF, m, s.n, s.k, xb, y, batch, reps);
       const double gbs = w8.bytes / (t * 1e-6) / 1e9;
-      std::printf("%-8s %5d | %9.1f %7.0f %5.0f%% %6.1f | %9.1f %9.1f %8.1f | %9.1f %6.2f | %s\n", s.name, m, t, gbs,
-                  100.0 * gbs / copy_gbs, flops / (t * 1e-6) / 1e12, t_kernel, t_lt, t_quant, cbf, cbf / t, how.c_str());
+      std::printf("%-8s %5d | %9.1f %7.0f %5.0f%% %6.1f | %9.1f %9.1f %9.1f %8.1f | %9.1f %6.2f | %s -> %s\n", s.name, m,
+                  t, gbs, 100.0 * gbs / copy_gbs, flops / (t * 1e-6) / 1e12, t_kernel, t_lt, t_tuned, t_quant, cbf,
+                  cbf / t, how.c_str(), tuned_how.c_str());
       std::fflush(stdout);
       for (void* p : {xb, y, codes, scales}) cudaFree(p);
     }
@@ -302,7 +307,8 @@ void run_fp8_table(const Shape* shapes, int shape_count, const std::vector<int>&
   }
   std::printf("columns: fp8 = ours W8A8 (per-token dynamic x scales, per-channel w scales, bf16 out), plan_gemm's\n"
               "default, the activation quantization included; kernel = our mma.sync kernel forced (config by M);\n"
-              "lt = cuBLASLt forced (-1: no algorithm); quant = the activation quantization alone;\n"
+              "lt = cuBLASLt forced (-1: no algorithm); tuned = the tuner's pick (all configurations x splits, and\n"
+              "cuBLASLt); quant = the activation quantization alone;\n"
               "cbbf = cublasGemmEx bf16 dense; xbf16 = cbbf / fp8\n");
 }
 

@@ -69,6 +69,15 @@ Status make_descs(LtDescs& ds, int64_t n, int64_t k_pad, int m, ActDtype out) {
   return lt_status(cublasLtMatrixLayoutCreate(&ds.d, out_type, n, m, n), "layout D");
 }
 
+// cuBLASLt validates outer-vector scaling only with scale pointers set (the heuristic answers INVALID_VALUE
+// without them), so the query gets a placeholder device buffer; runs set the real ones.
+Result<const float*> placeholder_scales() {
+  static float* buffer = nullptr;
+  static cudaError_t status = [] { return cudaMalloc(&buffer, 256); }();
+  if (status != cudaSuccess) return internal_error(std::string("cudaMalloc: ") + cudaGetErrorString(status));
+  return static_cast<const float*>(buffer);
+}
+
 struct AlgoCache {
   std::mutex mu;
   std::map<std::tuple<int64_t, int64_t, int, int>, std::shared_ptr<const Fp8LtAlgo>> algos;
@@ -84,6 +93,9 @@ Result<std::shared_ptr<const Fp8LtAlgo>> find_fp8_lt_algo(int64_t n, int64_t k_p
   MIXSERVE_ASSIGN_OR_RETURN(cublasLtHandle_t handle, lt_handle());
   LtDescs ds;
   MIXSERVE_RETURN_IF_ERROR(make_descs(ds, n, k_pad, m, out));
+  MIXSERVE_ASSIGN_OR_RETURN(const float* placeholder, placeholder_scales());
+  MIXSERVE_RETURN_IF_ERROR(set_attr(ds.op, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, placeholder));
+  MIXSERVE_RETURN_IF_ERROR(set_attr(ds.op, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, placeholder));
   cublasLtMatmulPreference_t pref = nullptr;
   MIXSERVE_RETURN_IF_ERROR(lt_status(cublasLtMatmulPreferenceCreate(&pref), "preference create"));
   const uint64_t max_ws = kFp8LtWorkspaceBytes;

@@ -55,10 +55,12 @@ Result<double> time_plan(const GemmPlan& plan, const DeviceWeight& w, const Gemm
   return us[us.size() / 2];
 }
 
+// The formats the GEMM kernels run, by their names in weight_format_name().
 Result<WeightFormat> parse_format(const std::string& s) {
-  if (s == "int4") return WeightFormat::int4;
-  if (s == "int8") return WeightFormat::int8;
-  return invalid_argument("unknown weight format '" + s + "'");
+  for (WeightFormat f : {WeightFormat::int4, WeightFormat::int8, WeightFormat::fp8_e4m3}) {
+    if (s == weight_format_name(f)) return f;
+  }
+  return invalid_argument("unknown weight format '" + s + "' (expected int4, int8 or fp8)");
 }
 
 Result<ActDtype> parse_act(const std::string& s) {
@@ -125,7 +127,8 @@ Result<GemmTuneCache> GemmTuneCache::load(const std::string& path, const std::st
     if (!f.ok()) return f.status().with_context(where);
     auto a = parse_act(act);
     if (!a.ok()) return a.status().with_context(where);
-    if (choice.config_id < 0 || choice.config_id >= gemm_config_count() || choice.splits < 1 ||
+    const int configs = *f == WeightFormat::fp8_e4m3 ? gemm_config_count() + 1 : gemm_config_count();  // + cuBLASLt
+    if (choice.config_id < 0 || choice.config_id >= configs || choice.splits < 1 ||
         key.m_bucket != gemm_m_bucket(key.m_bucket))
       return invalid_argument(where + "config, splits or M bucket out of range: '" + line + "'");
     key.format = *f;
@@ -142,7 +145,7 @@ Status GemmTuneCache::save(const std::string& path) const {
     if (!out) return io_error("cannot write " + tmp);
     out << kHeader << "\ndevice " << device_ << "\n";
     for (const auto& [key, c] : entries_) {
-      out << (key.format == WeightFormat::int4 ? "int4" : "int8") << ' ' << key.group_size << ' '
+      out << weight_format_name(key.format) << ' ' << key.group_size << ' '
           << act_dtype_name(key.act) << ' ' << key.n << ' ' << key.k << ' ' << key.m_bucket << " config "
           << c.config_id << " splits " << c.splits << " us " << c.us << "\n";
     }
@@ -159,7 +162,7 @@ Result<GemmTuneChoice> tune_gemm(const DeviceWeight& w, int m, const void* x, vo
   // Every distinct plan once: plan_gemm's own pick (splits 0) and each split candidate, per configuration.
   std::vector<GemmPlan> plans;
   size_t workspace = 0;
-  for (int id = 0; id < gemm_config_count(); ++id) {
+  for (int id = 0; id < gemm_config_count(w); ++id) {
     std::vector<int> splits(std::begin(kSplitCandidates), std::end(kSplitCandidates));
     splits.push_back(0);
     for (int s : splits) {
