@@ -1,5 +1,7 @@
 #include "worker/quantized_checkpoint.h"
 
+#include <cmath>
+
 #include "kernels/formats/awq_gptq.h"
 #include "kernels/formats/packed_weight.h"
 #include "worker/model_weights.h"
@@ -38,6 +40,35 @@ Result<QuantizedWeight> read_awq_or_gptq(const Checkpoint& checkpoint, const Ten
   return w;
 }
 
+namespace {
+
+// fp8 e4m3 codes F8_E4M3 [n][k] and f32 scales [n]. NaN codes (0x7F, 0xFF) and negative or non-finite scales
+// cannot come from quantize_fp8 and would poison every output they touch: a corrupt file.
+Result<QuantizedWeight> read_fp8_weight(const Checkpoint& checkpoint, const TensorRef& q, const std::string& base,
+                                        const std::string& where, int64_t n, int64_t k) {
+  if (q.info->dtype != DType::fp8_e4m3 || q.info->shape != std::vector<int64_t>{n, k}) {
+    return invalid_argument(where + "expected F8_E4M3 [" + std::to_string(n) + ", " + std::to_string(k) + "], got " +
+                            dtype_name(q.info->dtype) + " " + shape_to_string(q.info->shape));
+  }
+  QuantizedWeight w{.format = WeightFormat::fp8_e4m3, .layout = WeightLayout::row_major, .n = n, .k = k};
+  w.data.assign(q.bytes.begin(), q.bytes.end());
+  for (size_t i = 0; i < w.data.size(); ++i) {
+    if ((w.data[i] & 0x7F) == 0x7F) {
+      return invalid_argument(where + "NaN code at element " + std::to_string(i) + " (corrupt weight)");
+    }
+  }
+  MIXSERVE_ASSIGN_OR_RETURN(w.scales, read_tensor_f32(checkpoint, base + ".scales", {n}));
+  for (size_t r = 0; r < w.scales.size(); ++r) {
+    if (!std::isfinite(w.scales[r]) || w.scales[r] < 0) {
+      return invalid_argument(where + "scale of row " + std::to_string(r) + " is " + std::to_string(w.scales[r]) +
+                              " (corrupt weight)");
+    }
+  }
+  return w;
+}
+
+}  // namespace
+
 Result<QuantizedWeight> read_quantized_weight(const Checkpoint& checkpoint, const std::string& base, int64_t n,
                                               int64_t k) {
   const std::string qname = base + ".qweight";
@@ -48,12 +79,16 @@ Result<QuantizedWeight> read_quantized_weight(const Checkpoint& checkpoint, cons
   MIXSERVE_ASSIGN_OR_RETURN(std::string layout, metadata_value(q, "mixserve_layout", qname));
   MIXSERVE_ASSIGN_OR_RETURN(std::string group_text, metadata_value(q, "mixserve_group_size", qname));
   MIXSERVE_ASSIGN_OR_RETURN(std::string shape, metadata_value(q, base + ".shape", qname));
-  if (layout != "mma_v1") return unsupported(where + "layout \"" + layout + "\" (this build reads mma_v1)");
-  if (format != "int4" && format != "int8")
-    return unsupported(where + "weight format \"" + format + "\" (expected int4 or int8)");
+  if (format != "int4" && format != "int8" && format != "fp8")
+    return unsupported(where + "weight format \"" + format + "\" (expected int4, int8 or fp8)");
+  const std::string expected_layout = format == "fp8" ? "row_major" : "mma_v1";
+  if (layout != expected_layout) {
+    return unsupported(where + "layout \"" + layout + "\" (this build reads " + format + " as " + expected_layout + ")");
+  }
   if (shape != std::to_string(n) + "," + std::to_string(k))
     return invalid_argument(where + "shape " + shape + ", the model config needs " + std::to_string(n) + "," +
                             std::to_string(k));
+  if (format == "fp8") return read_fp8_weight(checkpoint, q, base, where, n, k);
   QuantizedWeight w{.format = format == "int4" ? WeightFormat::int4 : WeightFormat::int8,
                     .layout = WeightLayout::mma_v1, .n = n, .k = k};
   if (w.format == WeightFormat::int4) {

@@ -1,9 +1,9 @@
 #pragma once
 // Reads the pre-quantized linear weights `mixserve quantize` writes (tools/cli/quantize_command.cpp), so such a
-// checkpoint loads without re-quantizing: for weight BASE.weight the file holds BASE.qweight (u8, packed
-// WeightLayout::mma_v1), BASE.scales (f32 [n][n_groups] or [n]), BASE.qzeros (f32, int4 only), the metadata
-// entry "BASE.shape" = "n,k" and, per file, mixserve_weight_format (int4|int8), mixserve_layout (mma_v1),
-// mixserve_group_size. AWQ (AutoAWQ GEMM) and GPTQ (AutoGPTQ v1, without act-order) int4 checkpoints load
+// checkpoint loads without re-quantizing: for weight BASE.weight the file holds BASE.qweight (int4/int8: u8,
+// packed WeightLayout::mma_v1; fp8: F8_E4M3 [n][k] row-major), BASE.scales (f32 [n][n_groups] or [n]),
+// BASE.qzeros (f32, int4 only), the metadata entry "BASE.shape" = "n,k" and, per file, mixserve_weight_format
+// (int4|int8|fp8), mixserve_layout (mma_v1; fp8: row_major), mixserve_group_size. AWQ (AutoAWQ GEMM) and GPTQ (AutoGPTQ v1, without act-order) int4 checkpoints load
 // the same way through kernels/formats/awq_gptq.h, told apart by qweight's I32 shape. Every mismatch (sizes,
 // shapes, unknown format or layout) is an error naming the file and tensor; nothing is trusted before it is
 // checked.

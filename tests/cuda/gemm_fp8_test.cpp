@@ -156,7 +156,8 @@ TEST_P(GemmFp8, DefaultPlansMatchCpuReferenceOverM) {
   }
 }
 
-// Every compiled configuration with and without split-K, and cuBLASLt, on a ragged shape.
+// Every compiled configuration with and without split-K on a ragged shape; cuBLASLt on a ragged K (its output
+// rows need n % 8 == 0, so a ragged n falls back to our kernel by default, and forcing it is refused).
 TEST_P(GemmFp8, EveryConfigurationSplitAndCublasLt) {
   const ActDtype act = GetParam();
   auto rng = test::make_rng(91 + static_cast<int>(act));
@@ -170,9 +171,18 @@ TEST_P(GemmFp8, EveryConfigurationSplitAndCublasLt) {
       }
     }
   }
-  if (!is_hopper_or_newer()) return;  // cuBLASLt's fp8 outer-vector scaling is an sm_90+ feature
+  if (!is_hopper_or_newer()) return;  // cuBLASLt's fp8 outer-vector scaling is an sm_90 feature
+  auto dw = cuda::DeviceWeight::upload(w, act);
+  ASSERT_TRUE(dw.ok());
+  auto forced = cuda::plan_gemm(*dw, 300, cuda::kGemmCublasLtConfig);
+  EXPECT_FALSE(forced.ok());
+  if (!forced.ok()) EXPECT_EQ(forced.status().code(), StatusCode::unsupported) << forced.status().to_string();
+  std::string plan;
+  EXPECT_LT(run_case(w, 300, act, rng, -1, 0, &plan), tolerance(act));
+  EXPECT_EQ(plan.find("cuBLASLt"), std::string::npos) << plan;
+  const QuantizedWeight aligned = random_fp8_weight(336, 1096, rng);
   for (int m : {1, 45, 300}) {
-    const double err = run_case(w, m, act, rng, cuda::kGemmCublasLtConfig);
+    const double err = run_case(aligned, m, act, rng, cuda::kGemmCublasLtConfig);
     EXPECT_GE(err, 0) << "unwritten output, cuBLASLt m=" << m;
     EXPECT_LT(err, tolerance(act)) << "cuBLASLt m=" << m;
   }

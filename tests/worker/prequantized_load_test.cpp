@@ -55,11 +55,16 @@ TEST(PrequantizedLoad, LogitsEqualQuantizingAtLoadAndTensorParallelKeepsThem) {
     const char* format;
     WeightFormat wf;
     int group;
-    bool tp2;  // qwen2-tiny's 352 intermediate channels split into 176, not whole int4 groups of 32
+    // qwen2-tiny's 352 intermediate channels split into 176, not whole int4 groups of 32. fp8 (W8A8): each rank
+    // takes the per-token activation scale over its own input shard in the row-parallel layers (as vLLM's
+    // W8A8 does), so TP=2 rounds x differently from TP=1 by design and is not compared.
+    bool tp2;
   };
   for (const Case& c : {Case{"tiny", "int4", WeightFormat::int4, 32, true},
                         Case{"tiny", "int8", WeightFormat::int8, 128, true},
                         Case{"qwen2-tiny", "int8", WeightFormat::int8, 128, true},
+                        Case{"tiny", "fp8", WeightFormat::fp8_e4m3, 128, false},
+                        Case{"qwen2-tiny", "fp8", WeightFormat::fp8_e4m3, 128, false},
                         Case{"qwen2-tiny", "int4", WeightFormat::int4, 32, false}}) {
     const std::string what = std::string(c.preset) + " " + c.format;
     const std::string quantized = quantized_dir(c.preset, c.format, c.group);
@@ -203,6 +208,38 @@ TEST(PrequantizedLoad, ClearErrorsForWhatCannotLoadAsIs) {
     const Status st = load_status(bad, options(std::nullopt, 128));
     EXPECT_FALSE(st.ok()) << key;
     EXPECT_NE(st.message().find(value), std::string::npos) << st.to_string();
+  }
+}
+
+// An fp8 checkpoint with a NaN code or a negative scale is refused with the tensor's name, not loaded.
+TEST(PrequantizedLoad, CorruptFp8WeightsAreRefused) {
+  const std::string fp8 = quantized_dir("tiny", "fp8", 128);
+  ASSERT_TRUE(load_status(fp8, options(std::nullopt, 128)).ok());
+  auto ckpt = Checkpoint::open(fp8);
+  ASSERT_TRUE(ckpt.ok());
+  const std::string target = "model.layers.1.mlp.down_proj";
+  for (const bool nan_code : {true, false}) {
+    const std::string bad = testing::TempDir() + "/prequant-bad-fp8-" + std::to_string(getpid()) + (nan_code ? "-nan" : "-scale");
+    fs::create_directories(bad);
+    fs::copy_file(fp8 + "/config.json", bad + "/config.json", fs::copy_options::overwrite_existing);
+    SafetensorsWriter writer;
+    for (const std::string& name : ckpt->tensor_names()) {
+      auto t = ckpt->tensor(name);
+      ASSERT_TRUE(t.ok());
+      for (const auto& [k, v] : *t->metadata) writer.set_metadata(k, v);
+      std::vector<uint8_t> bytes(t->bytes.begin(), t->bytes.end());
+      if (nan_code && name == target + ".qweight") bytes[5] = 0xFF;
+      if (!nan_code && name == target + ".scales") {
+        const float negative = -1.0f;
+        std::memcpy(bytes.data() + 4, &negative, 4);
+      }
+      writer.add(name, t->info->dtype, t->info->shape, std::move(bytes));
+    }
+    ASSERT_TRUE(writer.write(bad + "/model.safetensors").ok());
+    const Status st = load_status(bad, options(std::nullopt, 128));
+    ASSERT_FALSE(st.ok());
+    EXPECT_NE(st.message().find(target), std::string::npos) << st.to_string();
+    EXPECT_NE(st.message().find("corrupt"), std::string::npos) << st.to_string();
   }
 }
 

@@ -1,11 +1,13 @@
 // `mixserve quantize`: RTN quantization of a fp16/bf16/f32 HF checkpoint's linear weights (every 2-D
 // `*_proj.weight`) into int4 (group G) or int8, packed in the GEMM's tensor-core layout (WeightLayout::mma_v1,
-// kernels/formats/packed_weight.h), written as one model.safetensors in DIR2 with the other tensors copied
+// kernels/formats/packed_weight.h), or fp8 e4m3 (W8A8, per-channel scales) row-major, the layout both GPU fp8
+// paths read (kernels/cuda/gemm/gemm.h); written as one model.safetensors in DIR2 with the other tensors copied
 // unchanged. Per tensor it prints the relative Frobenius error of the dequantized weight.
 //
-// Output tensors for weight NAME.weight: NAME.qweight (u8, packed bytes), NAME.scales (f32 [n][n_groups] or
-// [n]), NAME.qzeros (int4 only, f32 [n][n_groups]); metadata: mixserve_weight_format, mixserve_layout
-// ("mma_v1"), mixserve_group_size, and NAME shapes in "NAME.shape" = "n,k".
+// Output tensors for weight NAME.weight: NAME.qweight (int4/int8: u8 packed bytes; fp8: F8_E4M3 [n][k]),
+// NAME.scales (f32 [n][n_groups] or [n]), NAME.qzeros (int4 only, f32 [n][n_groups]); metadata:
+// mixserve_weight_format, mixserve_layout ("mma_v1", fp8: "row_major"), mixserve_group_size, and NAME shapes in
+// "NAME.shape" = "n,k".
 // The worker's loader reads this directory as it is (worker/quantized_checkpoint.h): no re-quantization.
 #include <boost/program_options.hpp>
 #include <cmath>
@@ -58,10 +60,18 @@ Result<double> quantize_tensor(const std::string& name, const TensorRef& t, Weig
   const int64_t n = t.info->shape[0], k = t.info->shape[1];
   const QuantizedWeight dense = make_dense_weight_from_bytes(t.bytes.data(), n, k, dense_format(t.info->dtype));
   const std::vector<float> w = dequantize(dense);
+  const std::string base = name.substr(0, name.size() - std::string(".weight").size());
+  if (format == WeightFormat::fp8_e4m3) {
+    QuantizedWeight q = quantize_fp8(w.data(), n, k);
+    const double err = relative_error(dequantize(q), w);
+    writer.add(base + ".qweight", DType::fp8_e4m3, {n, k}, std::move(q.data));
+    writer.add(base + ".scales", DType::f32, {n}, float_bytes(q.scales));
+    writer.set_metadata(base + ".shape", std::to_string(n) + "," + std::to_string(k));
+    return err;
+  }
   const QuantizedWeight q = format == WeightFormat::int4 ? quantize_int4(w.data(), n, k, group) : quantize_int8(w.data(), n, k);
   MIXSERVE_ASSIGN_OR_RETURN(QuantizedWeight packed, pack_for_tensor_cores(q));
   const double err = relative_error(dequantize(packed), w);
-  const std::string base = name.substr(0, name.size() - std::string(".weight").size());
   const int64_t packed_bytes = static_cast<int64_t>(packed.data.size());
   writer.add(base + ".qweight", DType::u8, {packed_bytes}, std::move(packed.data));
   const std::vector<int64_t> scale_shape =
@@ -93,7 +103,7 @@ int run_quantize(int argc, char** argv) {
   try {
     po::store(po::command_line_parser(argc, argv).options(options).run(), vm);
     if (vm.count("help")) {
-      std::cout << "usage: mixserve quantize --model DIR --weight-format int4|int8 [--group-size 128] --out DIR2\n\n"
+      std::cout << "usage: mixserve quantize --model DIR --weight-format int4|int8|fp8 [--group-size 128] --out DIR2\n\n"
                 << options;
       return 0;
     }
@@ -102,10 +112,12 @@ int run_quantize(int argc, char** argv) {
     std::fprintf(stderr, "mixserve quantize: %s (see 'mixserve quantize --help')\n", e.what());
     return 2;
   }
-  if (format_name == "fp8") return fail("--weight-format fp8 is not built yet (docs/gemm.md lists what is missing)");
-  if (format_name != "int4" && format_name != "int8") return fail("--weight-format must be int4 or int8, got '" + format_name + "'");
+  if (format_name != "int4" && format_name != "int8" && format_name != "fp8")
+    return fail("--weight-format must be int4, int8 or fp8, got '" + format_name + "'");
   if (group != 32 && group != 64 && group != 128) return fail("--group-size must be 32, 64 or 128");
-  const WeightFormat format = format_name == "int4" ? WeightFormat::int4 : WeightFormat::int8;
+  const WeightFormat format = format_name == "int4"   ? WeightFormat::int4
+                              : format_name == "int8" ? WeightFormat::int8
+                                                      : WeightFormat::fp8_e4m3;
 
   auto ckpt = Checkpoint::open(model_dir);
   if (!ckpt.ok()) return fail(ckpt.status().to_string());
@@ -114,7 +126,7 @@ int run_quantize(int argc, char** argv) {
   if (ec) return fail("cannot create " + out_dir + ": " + ec.message());
   SafetensorsWriter writer;
   writer.set_metadata("mixserve_weight_format", format_name);
-  writer.set_metadata("mixserve_layout", "mma_v1");
+  writer.set_metadata("mixserve_layout", format == WeightFormat::fp8_e4m3 ? "row_major" : "mma_v1");
   writer.set_metadata("mixserve_group_size", format == WeightFormat::int4 ? std::to_string(group) : "0");
   double worst = 0;
   for (const std::string& name : ckpt->tensor_names()) {
