@@ -108,4 +108,16 @@ const bool seed_printer_registered = [] {
   return true;
 }();
 
+std::vector<double> fp64_matmul(const std::vector<float>& x, const std::vector<float>& w, int64_t m, int64_t n,
+                                int64_t k) {
+  std::vector<double> y(static_cast<size_t>(m * n));
+  for (int64_t r = 0; r < m; ++r)
+    for (int64_t c = 0; c < n; ++c) {
+      double s = 0;
+      for (int64_t i = 0; i < k; ++i) s += static_cast<double>(x[r * k + i]) * w[c * k + i];
+      y[r * n + c] = s;
+    }
+  return y;
+}
+
 }  // namespace mixserve::test

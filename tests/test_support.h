@@ -18,6 +18,9 @@ std::vector<float> random_uniform(size_t n, std::mt19937_64& rng, float lo, floa
 // ||a - b||_F / ||b||_F.
 double relative_frobenius_error(const std::vector<float>& a, const std::vector<float>& b);
 double relative_frobenius_error(const float* a, const double* b, size_t n);
+// y[m][n] = sum_k x[m][k] * w[n][k] in fp64 (the independent reference product of the GEMM tests).
+std::vector<double> fp64_matmul(const std::vector<float>& x, const std::vector<float>& w, int64_t m, int64_t n,
+                                int64_t k);
 
 // A fresh empty directory under the system temp dir, removed when the object dies.
 class TempDir {

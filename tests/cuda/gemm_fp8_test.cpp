@@ -11,17 +11,16 @@
 #include "core/float_convert.h"
 #include "kernels/cuda/gemm/fp8_activation.h"
 #include "kernels/cuda/gemm/gemm.h"
-#include "device_memory.h"
-#include "test_support.h"
+#include "gemm_test_support.h"
 
 namespace mixserve {
 namespace {
 
 using cuda::ActDtype;
-using test::DeviceMemory;
+using test::DeviceMemory;  // the activation test's own buffers
 
-uint16_t to_bits(float v, ActDtype a) { return a == ActDtype::bf16 ? fp32_to_bf16_bits(v) : fp32_to_fp16_bits(v); }
-float from_bits(uint16_t b, ActDtype a) { return a == ActDtype::bf16 ? bf16_bits_to_fp32(b) : fp16_bits_to_fp32(b); }
+using test::act_bits;
+using test::act_value;
 
 bool is_hopper_or_newer() {
   int device = 0, major = 0;
@@ -36,7 +35,7 @@ std::vector<uint16_t> random_activations(int m, int64_t k, ActDtype act, std::mt
   std::vector<uint16_t> x(xf.size());
   for (int r = 0; r < m; ++r) {
     const float row_scale = r == 1 ? 0.0f : std::ldexp(1.0f, (r * 7) % 17 - 8);
-    for (int64_t c = 0; c < k; ++c) x[r * k + c] = to_bits(xf[r * k + c] * row_scale, act);
+    for (int64_t c = 0; c < k; ++c) x[r * k + c] = act_bits(xf[r * k + c] * row_scale, act);
   }
   return x;
 }
@@ -49,7 +48,7 @@ TEST(Fp8Activations, MatchTheCpuRoundingBitForBit) {
       const int64_t k = 1000, stride = 1024;
       const std::vector<uint16_t> x = random_activations(m, k, act, rng);
       std::vector<float> ref(x.size());
-      for (size_t i = 0; i < x.size(); ++i) ref[i] = from_bits(x[i], act);
+      for (size_t i = 0; i < x.size(); ++i) ref[i] = act_value(x[i], act);
       round_activations_to_fp8(ref.data(), m, k);
 
       const int code_bytes = layout == cuda::Fp8CodeLayout::e4m3_bytes ? 1 : 2;
@@ -68,7 +67,7 @@ TEST(Fp8Activations, MatchTheCpuRoundingBitForBit) {
       int mismatches = 0;
       for (int r = 0; r < m; ++r) {
         float amax = 0;
-        for (int64_t c = 0; c < k; ++c) amax = std::max(amax, std::fabs(from_bits(x[r * k + c], act)));
+        for (int64_t c = 0; c < k; ++c) amax = std::max(amax, std::fabs(act_value(x[r * k + c], act)));
         EXPECT_EQ(scales[r], amax / 448.0f) << "row " << r;
         for (int64_t c = 0; c < stride; ++c) {
           const size_t i = static_cast<size_t>(r * stride + c);
@@ -85,49 +84,22 @@ TEST(Fp8Activations, MatchTheCpuRoundingBitForBit) {
   }
 }
 
-// y_ref[m][n] in fp64: dequantized fp8 weights times the activations as the CPU reference rounds them.
-std::vector<double> reference(const QuantizedWeight& w, const std::vector<uint16_t>& x, int m, ActDtype act) {
-  const std::vector<float> wf = dequantize(w);
-  std::vector<float> xf(x.size());
-  for (size_t i = 0; i < x.size(); ++i) xf[i] = from_bits(x[i], act);
-  round_activations_to_fp8(xf.data(), m, w.k);
-  std::vector<double> y(static_cast<size_t>(m * w.n));
-  for (int r = 0; r < m; ++r)
-    for (int64_t n = 0; n < w.n; ++n) {
-      double s = 0;
-      for (int64_t k = 0; k < w.k; ++k) s += static_cast<double>(xf[r * w.k + k]) * wf[n * w.k + k];
-      y[r * w.n + n] = s;
-    }
-  return y;
-}
-
-// Relative error of one run, or -1 if an output stayed unwritten (NaN). config -1: plan_gemm's default.
+// Relative error of one run against the fp64 product of the dequantized fp8 weights and the activations as the
+// CPU reference rounds them, or -1 if an output stayed unwritten (NaN). config -1: plan_gemm's default.
 double run_case(const QuantizedWeight& w, int m, ActDtype act, std::mt19937_64& rng, int config = -1, int splits = 0,
                 std::string* described = nullptr) {
   auto dw = cuda::DeviceWeight::upload(w, act);
   EXPECT_TRUE(dw.ok()) << dw.status().to_string();
   auto plan = cuda::plan_gemm(*dw, m, config, splits);
   EXPECT_TRUE(plan.ok()) << plan.status().to_string();
-  if (!plan.ok()) return 1.0;
+  if (!dw.ok() || !plan.ok()) return 1.0;
   if (described) *described = plan->describe();
-  auto ws = cuda::GemmWorkspace::create(plan->workspace_bytes);
-  EXPECT_TRUE(ws.ok());
   const std::vector<uint16_t> x = random_activations(m, w.k, act, rng);
-  DeviceMemory dx(x.size() * 2), dy(static_cast<size_t>(m * w.n) * 2);
-  EXPECT_EQ(cudaMemcpy(dx.ptr, x.data(), x.size() * 2, cudaMemcpyHostToDevice), cudaSuccess);
-  EXPECT_EQ(cudaMemset(dy.ptr, 0xFF, static_cast<size_t>(m * w.n) * 2), cudaSuccess);  // NaN in fp16 and bf16
-  const Status st = cuda::run_gemm(*plan, *dw, {.x = dx.ptr, .y = dy.ptr, .workspace = &*ws});
-  EXPECT_TRUE(st.ok()) << st.to_string();
-  EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-  std::vector<uint16_t> y(static_cast<size_t>(m * w.n));
-  EXPECT_EQ(cudaMemcpy(y.data(), dy.ptr, y.size() * 2, cudaMemcpyDeviceToHost), cudaSuccess);
-  const std::vector<double> ref = reference(w, x, m, act);
-  std::vector<float> got(y.size());
-  for (size_t i = 0; i < y.size(); ++i) {
-    got[i] = from_bits(y[i], act);
-    if (!std::isfinite(got[i])) return -1;
-  }
-  return test::relative_frobenius_error(got.data(), ref.data(), got.size());
+  std::vector<float> x_rounded(x.size());
+  for (size_t i = 0; i < x.size(); ++i) x_rounded[i] = act_value(x[i], act);
+  round_activations_to_fp8(x_rounded.data(), m, w.k);
+  const std::vector<float> y = test::run_plan(*dw, *plan, x, m);
+  return test::error_or_unwritten(y, test::fp64_matmul(x_rounded, dequantize(w), m, w.n, w.k));
 }
 
 // The output's rounding dominates: fp16 has 11 significant bits, bf16 8.
@@ -162,15 +134,8 @@ TEST_P(GemmFp8, EveryConfigurationSplitAndCublasLt) {
   const ActDtype act = GetParam();
   auto rng = test::make_rng(91 + static_cast<int>(act));
   const QuantizedWeight w = random_fp8_weight(333, 1096, rng);
-  for (int config = 0; config < cuda::gemm_config_count(); ++config) {
-    for (int splits : {1, 3, 0}) {
-      for (int m : {5, 45}) {
-        const double err = run_case(w, m, act, rng, config, splits);
-        EXPECT_GE(err, 0) << "unwritten output, config " << config << " splits " << splits << " m=" << m;
-        EXPECT_LT(err, tolerance(act)) << "config " << config << " splits " << splits << " m=" << m;
-      }
-    }
-  }
+  test::expect_every_configuration(
+      [&](int config, int splits, int m) { return run_case(w, m, act, rng, config, splits); }, tolerance(act));
   if (!is_hopper_or_newer()) return;  // cuBLASLt's fp8 outer-vector scaling is an sm_90 feature
   auto dw = cuda::DeviceWeight::upload(w, act);
   ASSERT_TRUE(dw.ok());

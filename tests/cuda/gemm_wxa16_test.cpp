@@ -12,21 +12,17 @@
 #include <cstring>
 #include <vector>
 
-#include "core/float_convert.h"
 #include "kernels/cuda/gemm/gemm.h"
 #include "kernels/formats/packed_weight.h"
-#include "device_memory.h"
-#include "test_support.h"
+#include "gemm_test_support.h"
 
 namespace mixserve {
 namespace {
 
 using cuda::ActDtype;
 
-using test::DeviceMemory;
-
-uint16_t to_bits(float v, ActDtype a) { return a == ActDtype::bf16 ? fp32_to_bf16_bits(v) : fp32_to_fp16_bits(v); }
-float from_bits(uint16_t b, ActDtype a) { return a == ActDtype::bf16 ? bf16_bits_to_fp32(b) : fp16_bits_to_fp32(b); }
+using test::act_bits;
+using test::act_value;
 
 struct Case {
   WeightFormat format;
@@ -43,49 +39,25 @@ QuantizedWeight make_weight(const Case& c, std::mt19937_64& rng) {
   return *std::move(packed);
 }
 
-// y_ref[m][n] in fp64 from the CPU reference's dequantization of the packed weight.
-std::vector<double> reference(const QuantizedWeight& w, const std::vector<uint16_t>& x, int m, ActDtype act) {
-  const std::vector<float> wf = dequantize(w);  // [n][k], reads the mma_v1 layout
-  std::vector<double> xf(x.size());
-  for (size_t i = 0; i < x.size(); ++i) xf[i] = from_bits(x[i], act);
-  std::vector<double> y(static_cast<size_t>(m * w.n));
-  for (int r = 0; r < m; ++r)
-    for (int64_t n = 0; n < w.n; ++n) {
-      double s = 0;
-      for (int64_t k = 0; k < w.k; ++k) s += xf[r * w.k + k] * wf[n * w.k + k];
-      y[r * w.n + n] = s;
-    }
-  return y;
-}
-
-// Runs one GEMM; returns the relative error, or -1 if an output stayed unwritten (NaN).
+// Runs one GEMM against the fp64 product of the activations and the CPU reference's dequantization of the
+// packed weight; returns the relative error, or -1 if an output stayed unwritten (NaN).
 double run_case(const QuantizedWeight& w, int m, ActDtype act, std::mt19937_64& rng, int config = -1,
-                int splits = 0, std::vector<uint16_t>* y_out = nullptr) {
+                int splits = 0, std::vector<float>* y_out = nullptr) {
   auto dw = cuda::DeviceWeight::upload(w, act);
   EXPECT_TRUE(dw.ok()) << dw.status().to_string();
   auto plan = cuda::plan_gemm(*dw, m, config, splits);
   EXPECT_TRUE(plan.ok()) << plan.status().to_string();
-  auto ws = cuda::GemmWorkspace::create(plan->workspace_bytes);
-  EXPECT_TRUE(ws.ok());
+  if (!dw.ok() || !plan.ok()) return 1.0;
   const auto xf = test::random_normal(static_cast<size_t>(m * w.k), rng);
   std::vector<uint16_t> x(xf.size());
-  for (size_t i = 0; i < x.size(); ++i) x[i] = to_bits(xf[i], act);
-  DeviceMemory dx(x.size() * 2), dy(static_cast<size_t>(m * w.n) * 2);
-  EXPECT_EQ(cudaMemcpy(dx.ptr, x.data(), x.size() * 2, cudaMemcpyHostToDevice), cudaSuccess);
-  EXPECT_EQ(cudaMemset(dy.ptr, 0xFF, static_cast<size_t>(m * w.n) * 2), cudaSuccess);  // NaN in fp16 and bf16
-  const Status st = cuda::run_gemm(*plan, *dw, {.x = dx.ptr, .y = dy.ptr, .workspace = &*ws});
-  EXPECT_TRUE(st.ok()) << st.to_string();
-  EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-  std::vector<uint16_t> y(static_cast<size_t>(m * w.n));
-  EXPECT_EQ(cudaMemcpy(y.data(), dy.ptr, y.size() * 2, cudaMemcpyDeviceToHost), cudaSuccess);
-  if (y_out) *y_out = y;
-  const std::vector<double> ref = reference(w, x, m, act);
-  std::vector<float> got(y.size());
-  for (size_t i = 0; i < y.size(); ++i) {
-    got[i] = from_bits(y[i], act);
-    if (!std::isfinite(got[i])) return -1;
+  std::vector<float> x_rounded(xf.size());
+  for (size_t i = 0; i < x.size(); ++i) {
+    x[i] = act_bits(xf[i], act);
+    x_rounded[i] = act_value(x[i], act);
   }
-  return test::relative_frobenius_error(got.data(), ref.data(), got.size());
+  const std::vector<float> y = test::run_plan(*dw, *plan, x, m);
+  if (y_out) *y_out = y;
+  return test::error_or_unwritten(y, test::fp64_matmul(x_rounded, dequantize(w), m, w.n, w.k));
 }
 
 double tolerance(ActDtype act) { return act == ActDtype::bf16 ? 1e-2 : 2e-3; }
@@ -113,15 +85,8 @@ TEST_P(GemmWxA16, EveryConfigurationAndSplit) {
   const auto [format, act] = GetParam();
   auto rng = test::make_rng(41 + static_cast<int>(format) * 2 + static_cast<int>(act));
   const QuantizedWeight w = make_weight({format, 64, 333, 1096}, rng);
-  for (int config = 0; config < cuda::gemm_config_count(); ++config) {
-    for (int splits : {1, 3, 0}) {
-      for (int m : {5, 45}) {
-        const double err = run_case(w, m, act, rng, config, splits);
-        EXPECT_GE(err, 0) << "unwritten output, config " << config << " splits " << splits << " m=" << m;
-        EXPECT_LT(err, tolerance(act)) << "config " << config << " splits " << splits << " m=" << m;
-      }
-    }
-  }
+  test::expect_every_configuration(
+      [&](int config, int splits, int m) { return run_case(w, m, act, rng, config, splits); }, tolerance(act));
 }
 
 INSTANTIATE_TEST_SUITE_P(Formats, GemmWxA16,
@@ -144,7 +109,7 @@ TEST(GemmWxA16Int4, Group32And64) {
 TEST(GemmWxA16Int4, SplitKIsDeterministic) {
   auto rng = test::make_rng(52);
   const QuantizedWeight w = make_weight({WeightFormat::int4, 128, 1024, 4096}, rng);
-  std::vector<uint16_t> a, b;
+  std::vector<float> a, b;
   auto rng_a = test::make_rng(53);
   auto rng_b = rng_a;  // same engine state: the same activations
   ASSERT_LT(run_case(w, 4, ActDtype::f16, rng_a, 0, 8, &a), tolerance(ActDtype::f16));

@@ -22,17 +22,6 @@ bool is_e4m3_value(float v) {
   return fp8_e4m3_bits_to_fp32(fp32_to_fp8_e4m3_bits(v)) == v;
 }
 
-std::vector<double> matmul64(const std::vector<float>& x, const std::vector<float>& w, int64_t m, int64_t n,
-                             int64_t k) {
-  std::vector<double> y(static_cast<size_t>(m * n));
-  for (int64_t i = 0; i < m; ++i)
-    for (int64_t j = 0; j < n; ++j) {
-      double acc = 0;
-      for (int64_t c = 0; c < k; ++c) acc += static_cast<double>(x[i * k + c]) * w[j * k + c];
-      y[i * n + j] = acc;
-    }
-  return y;
-}
 
 TEST(Fp8Weights, EachRowScalesToE4m3WithinHalfAStep) {
   auto rng = test::make_rng(31);
@@ -102,10 +91,10 @@ TEST(Fp8Weights, LinearMultipliesTheRoundedActivationsByTheRoundedWeights) {
     linear({.x = x.data(), .w = &q, .y = y.data(), .m = m}, pool);
     std::vector<float> x8 = x;
     round_activations_to_fp8(x8.data(), m, k);
-    const std::vector<double> expected = matmul64(x8, dequantize(q), m, n, k);
+    const std::vector<double> expected = test::fp64_matmul(x8, dequantize(q), m, n, k);
     EXPECT_LT(test::relative_frobenius_error(y.data(), expected.data(), y.size()), 1e-5)
         << "m=" << m << " n=" << n << " k=" << k << ": only f32 accumulation may differ";
-    const std::vector<double> unrounded_x = matmul64(x, dequantize(q), m, n, k);
+    const std::vector<double> unrounded_x = test::fp64_matmul(x, dequantize(q), m, n, k);
     EXPECT_GT(test::relative_frobenius_error(y.data(), unrounded_x.data(), y.size()), 1e-3)
         << "the activations must be rounded to e4m3 too (W8A8)";
   }
@@ -123,7 +112,7 @@ TEST(Fp8Weights, W8A8ErrorVsF32IsBelow4p5Pct) {
   const QuantizedWeight q = quantize_fp8(w.data(), n, k);
   std::vector<float> y(static_cast<size_t>(m * n));
   linear({.x = x.data(), .w = &q, .y = y.data(), .m = m}, pool);
-  const double err = test::relative_frobenius_error(y.data(), matmul64(x, w, m, n, k).data(), y.size());
+  const double err = test::relative_frobenius_error(y.data(), test::fp64_matmul(x, w, m, n, k).data(), y.size());
   std::printf("[ quant    ] fp8 W8A8 relative Frobenius error vs f32: %.4f (bound 0.045)\n", err);
   EXPECT_LT(err, 0.045);
   EXPECT_GT(err, 0.005) << "both operands are rounded to 3-bit mantissas; a tiny error means they were not";
