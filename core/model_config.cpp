@@ -286,6 +286,9 @@ Result<ModelConfig> parse_model_config(const std::string& json_text, const std::
   MIXSERVE_RETURN_IF_ERROR(parse_rope(root, source, &config));
   if (!(config.rope_theta > 0)) return fields.error("rope_theta", "must be positive");
   MIXSERVE_RETURN_IF_ERROR(check_sliding_window(fields, source, &config));
+  if (auto it = root.find("quantization_config"); it != root.end()) {
+    MIXSERVE_ASSIGN_OR_RETURN(config.quantization, parse_quantization_config(it->dump(), source));
+  }
   return config;
 }
 

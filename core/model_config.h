@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/quantization_config.h"
 #include "core/status.h"
 
 namespace mixserve {
@@ -45,6 +46,7 @@ struct ModelConfig {
   std::string torch_dtype;      // "bfloat16", "float16", "float32" as written (informational)
   std::vector<int64_t> eos_token_ids;  // from config.json (int or list); generation_config.json may add more
   int64_t bos_token_id = -1;
+  QuantizationConfig quantization;  // from "quantization_config" (core/quantization_config.h); none if absent
 
   int64_t q_size() const { return num_attention_heads * head_dim; }
   int64_t kv_size() const { return num_key_value_heads * head_dim; }

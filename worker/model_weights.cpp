@@ -51,6 +51,10 @@ class LayerLoader {
     }
     if (has_quantized_weight(ckpt_, p + "self_attn.q_proj")) {
       MIXSERVE_RETURN_IF_ERROR(load_prequantized_linears(p, std::move(qkv_bias), lw));
+    } else if (config_.quantization.method != QuantMethod::none) {
+      return invalid_argument(ckpt_.dir() + ": config.json declares " +
+                              quant_method_name(config_.quantization.method) + " quantization, but " + p +
+                              "self_attn.q_proj holds float weights (mismatched config and checkpoint)");
     } else {
       MIXSERVE_RETURN_IF_ERROR(load_float_linears(p, std::move(qkv_bias), lw));
     }
@@ -103,6 +107,7 @@ class LayerLoader {
   Status load_prequantized_linears(const std::string& p, std::vector<float> qkv_bias, LayerWeights& lw) {
     const int64_t hidden = config_.hidden_size, d = config_.head_dim, inter = config_.intermediate_size;
     MIXSERVE_ASSIGN_OR_RETURN(auto q, read_quantized_weight(ckpt_, p + "self_attn.q_proj", config_.q_size(), hidden));
+    MIXSERVE_RETURN_IF_ERROR(check_declared_quantization(q, p + "self_attn.q_proj"));
     if (options_.linear_format && *options_.linear_format != q.format)
       return invalid_argument(ckpt_.dir() + " holds " + weight_format_name(q.format) + "-quantized weights; " +
                               "converting them to " + weight_format_name(*options_.linear_format) +
@@ -129,6 +134,21 @@ class LayerLoader {
     MIXSERVE_ASSIGN_OR_RETURN(auto down_s, quantized_cols(down, plan_.inter_begin, plan_.n_inter));
     lw.down = add_linear(std::move(down_s), {});
     return Status::ok_status();
+  }
+
+  // config.json's quantization_config (when present) must describe the tensors that are there.
+  Status check_declared_quantization(const QuantizedWeight& w, const std::string& name) const {
+    const QuantizationConfig& declared = config_.quantization;
+    if (declared.method == QuantMethod::none) return Status::ok_status();
+    const bool int4 = declared.method == QuantMethod::awq || declared.method == QuantMethod::gptq;
+    const bool same = int4 ? w.format == WeightFormat::int4 && w.group_size == declared.group_size
+                           : w.format == WeightFormat::fp8_e4m3;
+    if (same) return Status::ok_status();
+    return invalid_argument(ckpt_.dir() + ": config.json declares " + quant_method_name(declared.method) +
+                            (int4 ? " int4 with group " + std::to_string(declared.group_size) : std::string()) +
+                            ", but " + name + " holds " + weight_format_name(w.format) +
+                            (w.group_size ? " with group " + std::to_string(w.group_size) : std::string()) +
+                            " (mismatched config and checkpoint)");
   }
 
   std::unique_ptr<LinearWeight> add_linear(QuantizedWeight w, std::vector<float> bias) {

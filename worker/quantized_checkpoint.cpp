@@ -20,7 +20,9 @@ Result<std::string> metadata_value(const TensorRef& ref, const std::string& key,
 }  // namespace
 
 bool has_quantized_weight(const Checkpoint& checkpoint, const std::string& base) {
-  return checkpoint.contains(base + ".qweight");
+  if (checkpoint.contains(base + ".qweight")) return true;
+  auto w = checkpoint.tensor(base + ".weight");
+  return w.ok() && w->info->dtype == DType::fp8_e4m3;
 }
 
 // AWQ (qweight I32 [k, n/8]) or GPTQ (I32 [k/8, n]): the shape tells them apart (k = k/8 is impossible).
@@ -42,6 +44,49 @@ Result<QuantizedWeight> read_awq_or_gptq(const Checkpoint& checkpoint, const Ten
 
 namespace {
 
+Status check_fp8_codes(const std::vector<uint8_t>& codes, const std::string& where) {
+  for (size_t i = 0; i < codes.size(); ++i) {
+    if ((codes[i] & 0x7F) == 0x7F) return invalid_argument(where + "NaN code at element " + std::to_string(i) + " (corrupt weight)");
+  }
+  return Status::ok_status();
+}
+
+Status check_fp8_scales(const std::vector<float>& scales, const std::string& where) {
+  for (size_t r = 0; r < scales.size(); ++r) {
+    if (!std::isfinite(scales[r]) || scales[r] < 0) {
+      return invalid_argument(where + "scale of row " + std::to_string(r) + " is " + std::to_string(scales[r]) +
+                              " (corrupt weight)");
+    }
+  }
+  return Status::ok_status();
+}
+
+// A HF fp8 checkpoint (AutoFP8 / vLLM "fp8"): BASE.weight F8_E4M3 [n][k] and BASE.weight_scale F32 per tensor
+// ([] or [1]) or per channel ([n] or [n, 1]); a per-tensor scale becomes the same scale on every row.
+// Block-wise scales (BASE.weight_scale_inv) are refused.
+Result<QuantizedWeight> read_hf_fp8_weight(const Checkpoint& checkpoint, const std::string& base, int64_t n,
+                                           int64_t k) {
+  MIXSERVE_ASSIGN_OR_RETURN(TensorRef w_ref, checkpoint.tensor_with_shape(base + ".weight", {n, k}));
+  const std::string where = *w_ref.file + ": \"" + base + ".weight\": ";
+  if (checkpoint.contains(base + ".weight_scale_inv"))
+    return unsupported(where + "block-wise fp8 scales (weight_scale_inv) are not supported");
+  MIXSERVE_ASSIGN_OR_RETURN(TensorRef s_ref, checkpoint.tensor(base + ".weight_scale"));
+  const auto& shape = s_ref.info->shape;
+  const bool per_tensor = shape.empty() || shape == std::vector<int64_t>{1};
+  const bool per_channel = shape == std::vector<int64_t>{n} || shape == std::vector<int64_t>{n, 1};
+  if (!per_tensor && !per_channel) {
+    return unsupported(where + "weight_scale of shape " + shape_to_string(shape) + " (per tensor [] / [1] or per channel [" +
+                       std::to_string(n) + "] / [" + std::to_string(n) + ", 1] only)");
+  }
+  QuantizedWeight w{.format = WeightFormat::fp8_e4m3, .layout = WeightLayout::row_major, .n = n, .k = k};
+  w.data.assign(w_ref.bytes.begin(), w_ref.bytes.end());
+  MIXSERVE_RETURN_IF_ERROR(check_fp8_codes(w.data, where));
+  MIXSERVE_ASSIGN_OR_RETURN(std::vector<float> s, read_tensor_f32(checkpoint, base + ".weight_scale", shape));
+  w.scales = per_tensor ? std::vector<float>(static_cast<size_t>(n), s[0]) : std::move(s);
+  MIXSERVE_RETURN_IF_ERROR(check_fp8_scales(w.scales, where));
+  return w;
+}
+
 // fp8 e4m3 codes F8_E4M3 [n][k] and f32 scales [n]. NaN codes (0x7F, 0xFF) and negative or non-finite scales
 // cannot come from quantize_fp8 and would poison every output they touch: a corrupt file.
 Result<QuantizedWeight> read_fp8_weight(const Checkpoint& checkpoint, const TensorRef& q, const std::string& base,
@@ -52,18 +97,9 @@ Result<QuantizedWeight> read_fp8_weight(const Checkpoint& checkpoint, const Tens
   }
   QuantizedWeight w{.format = WeightFormat::fp8_e4m3, .layout = WeightLayout::row_major, .n = n, .k = k};
   w.data.assign(q.bytes.begin(), q.bytes.end());
-  for (size_t i = 0; i < w.data.size(); ++i) {
-    if ((w.data[i] & 0x7F) == 0x7F) {
-      return invalid_argument(where + "NaN code at element " + std::to_string(i) + " (corrupt weight)");
-    }
-  }
+  MIXSERVE_RETURN_IF_ERROR(check_fp8_codes(w.data, where));
   MIXSERVE_ASSIGN_OR_RETURN(w.scales, read_tensor_f32(checkpoint, base + ".scales", {n}));
-  for (size_t r = 0; r < w.scales.size(); ++r) {
-    if (!std::isfinite(w.scales[r]) || w.scales[r] < 0) {
-      return invalid_argument(where + "scale of row " + std::to_string(r) + " is " + std::to_string(w.scales[r]) +
-                              " (corrupt weight)");
-    }
-  }
+  MIXSERVE_RETURN_IF_ERROR(check_fp8_scales(w.scales, where));
   return w;
 }
 
@@ -72,6 +108,7 @@ Result<QuantizedWeight> read_fp8_weight(const Checkpoint& checkpoint, const Tens
 Result<QuantizedWeight> read_quantized_weight(const Checkpoint& checkpoint, const std::string& base, int64_t n,
                                               int64_t k) {
   const std::string qname = base + ".qweight";
+  if (!checkpoint.contains(qname)) return read_hf_fp8_weight(checkpoint, base, n, k);
   MIXSERVE_ASSIGN_OR_RETURN(TensorRef q, checkpoint.tensor(qname));
   if (q.info->dtype == DType::i32) return read_awq_or_gptq(checkpoint, q, base, n, k);
   const std::string where = *q.file + ": \"" + qname + "\": ";

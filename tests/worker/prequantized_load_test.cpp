@@ -9,12 +9,14 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "core/float_convert.h"
 #include "core/safetensors.h"
 #include "engine_runner.h"
 #include "synth_model.h"
 #include "test_support.h"
+#include "worker/quantized_checkpoint.h"
 #include "worker/model_weights.h"
 
 namespace mixserve {
@@ -208,6 +210,97 @@ TEST(PrequantizedLoad, ClearErrorsForWhatCannotLoadAsIs) {
     const Status st = load_status(bad, options(std::nullopt, 128));
     EXPECT_FALSE(st.ok()) << key;
     EXPECT_NE(st.message().find(value), std::string::npos) << st.to_string();
+  }
+}
+
+// The synthetic checkpoint with every `*_proj.weight` RTN-quantized to fp8 and written as AutoFP8 / vLLM "fp8"
+// checkpoints are: BASE.weight F8_E4M3 [n][k], BASE.weight_scale F32 [n, 1], and config.json's
+// quantization_config = `quantization_config` (a JSON object text).
+std::string hf_fp8_checkpoint(const std::string& preset, const std::string& tag, const std::string& quantization_config) {
+  const std::string out = testing::TempDir() + "/prequant-hf-fp8-" + preset + "-" + tag + "-" + std::to_string(getpid());
+  if (fs::exists(out + "/model.safetensors")) return out;
+  const std::string src = test::synth_model_dir(preset, kSeed);
+  auto ckpt = Checkpoint::open(src);
+  EXPECT_TRUE(ckpt.ok());
+  SafetensorsWriter writer;
+  for (const std::string& name : ckpt->tensor_names()) {
+    auto t = ckpt->tensor(name);
+    if (!name.ends_with("_proj.weight")) {
+      writer.add(name, t->info->dtype, t->info->shape, std::vector<uint8_t>(t->bytes.begin(), t->bytes.end()));
+      continue;
+    }
+    const int64_t n = t->info->shape[0], k = t->info->shape[1];
+    auto values = read_tensor_f32(*ckpt, name, {n, k});
+    EXPECT_TRUE(values.ok());
+    QuantizedWeight w = quantize_fp8(values->data(), n, k);
+    std::vector<uint8_t> scale_bytes(w.scales.size() * sizeof(float));
+    std::memcpy(scale_bytes.data(), w.scales.data(), scale_bytes.size());
+    writer.add(name, DType::fp8_e4m3, {n, k}, std::move(w.data));
+    writer.add(name + "_scale", DType::f32, {n, 1}, std::move(scale_bytes));
+  }
+  fs::create_directories(out);
+  EXPECT_TRUE(writer.write(out + "/model.safetensors").ok());
+  std::ifstream in(src + "/config.json");
+  std::string config((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  config = config.substr(0, config.rfind('}')) + ", \"quantization_config\": " + quantization_config + "}";
+  std::ofstream(out + "/config.json") << config;
+  return out;
+}
+
+// An AutoFP8-style checkpoint (per-channel weight_scale) gives the logits of quantizing the same weights to fp8
+// at load, bit for bit; a config that declares another method, or a per-tensor scale, is read as declared.
+TEST(PrequantizedLoad, HfFp8CheckpointsLoadAsW8A8) {
+  const std::string dir = hf_fp8_checkpoint("tiny", "dynamic", R"({"quant_method": "fp8", "activation_scheme": "dynamic"})");
+  auto at_load = test::load_engine(test::synth_model_dir("tiny", kSeed), options(WeightFormat::fp8_e4m3, 128));
+  auto as_is = test::load_engine(dir, options(std::nullopt, 128));
+  ASSERT_TRUE(at_load && as_is);
+  const auto tokens = test::some_tokens(16, at_load->config().vocab_size, 8);
+  EXPECT_EQ(test::logits_for_sequence(*as_is, tokens, 12, 6), test::logits_for_sequence(*at_load, tokens, 12, 6));
+
+  const std::string wrong = hf_fp8_checkpoint("tiny", "says-gptq", R"({"quant_method": "gptq", "bits": 4, "group_size": 32})");
+  const Status st = load_status(wrong, options(std::nullopt, 128));
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("mismatched config and checkpoint"), std::string::npos) << st.to_string();
+  // A config that declares quantization over float weights is refused the same way.
+  const std::string float_dir = testing::TempDir() + "/prequant-float-says-awq-" + std::to_string(getpid());
+  fs::create_directories(float_dir);
+  const std::string src = test::synth_model_dir("tiny", kSeed);
+  fs::copy_file(src + "/model.safetensors", float_dir + "/model.safetensors", fs::copy_options::overwrite_existing);
+  std::ifstream in(src + "/config.json");
+  std::string config((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::ofstream(float_dir + "/config.json")
+      << config.substr(0, config.rfind('}')) + R"(, "quantization_config": {"quant_method": "awq", "bits": 4, "group_size": 128}})";
+  const Status float_st = load_status(float_dir, options(std::nullopt, 128));
+  ASSERT_FALSE(float_st.ok());
+  EXPECT_NE(float_st.message().find("holds float weights"), std::string::npos) << float_st.to_string();
+
+  // Per-tensor scale ([] as AutoFP8 writes it): every row gets it; block-wise scales are refused.
+  const std::string small = testing::TempDir() + "/prequant-fp8-scalar-" + std::to_string(getpid());
+  fs::create_directories(small);
+  for (const bool block : {false, true}) {
+    SafetensorsWriter writer;
+    std::vector<uint8_t> codes(2 * 16);
+    for (size_t i = 0; i < codes.size(); ++i) codes[i] = static_cast<uint8_t>(0x30 + i);
+    const float half = 0.5f;
+    std::vector<uint8_t> scale(4);
+    std::memcpy(scale.data(), &half, 4);
+    writer.add("x.weight", DType::fp8_e4m3, {2, 16}, codes);
+    writer.add("x.weight_scale", DType::f32, {}, scale);
+    if (block) writer.add("x.weight_scale_inv", DType::f32, {1, 1}, scale);
+    ASSERT_TRUE(writer.write(small + "/model.safetensors").ok());
+    auto ckpt = Checkpoint::open(small);
+    ASSERT_TRUE(ckpt.ok()) << ckpt.status().to_string();
+    ASSERT_TRUE(has_quantized_weight(*ckpt, "x"));
+    auto w = read_quantized_weight(*ckpt, "x", 2, 16);
+    if (block) {
+      ASSERT_FALSE(w.ok());
+      EXPECT_NE(w.status().message().find("block-wise"), std::string::npos) << w.status().to_string();
+      continue;
+    }
+    ASSERT_TRUE(w.ok()) << w.status().to_string();
+    EXPECT_EQ(w->format, WeightFormat::fp8_e4m3);
+    EXPECT_EQ(w->scales, std::vector<float>({0.5f, 0.5f}));
+    EXPECT_EQ(w->data, codes);
   }
 }
 
