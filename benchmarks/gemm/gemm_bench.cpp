@@ -3,13 +3,15 @@
 // batched launches), TFLOP/s, GB/s of weight bytes (q + scales) and percent of the measured device copy
 // bandwidth (cudaMemcpy D2D, bytes read + written). Weight buffers rotate so the set exceeds L2 (no cache
 // hits across launches). For int4 fp16 it also runs the tuner (kernels/cuda/gemm/gemm_tuner.h) per shape and M
-// and times its pick the same way. Usage: gemm_bench [--quick] [--tune-cache=FILE] [--fp8] (quick: M in
-// {1, 16, 256} only; FILE receives the tuned choices; --fp8: the fp8 W8A8 table instead, see run_fp8_table).
+// and times its pick the same way. Usage: gemm_bench [--quick] [--tune-cache=FILE] [--fp8] [--only=LAYER:M]
+// (quick: M in {1, 16, 256} only; FILE receives the tuned choices; --fp8: the fp8 W8A8 table instead, see
+// run_fp8_table; --only: one layer and M, e.g. for a profiler run).
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <random>
@@ -148,10 +150,19 @@ void run_fp8_table(const Shape* shapes, int shape_count, const std::vector<int>&
 
 int main(int argc, char** argv) {
   bool quick = false, fp8 = false;
+  std::string only_layer;
+  int only_m = 0;
   std::string tune_cache_path;  // --tune-cache=FILE: write the tuner's choices (int4 g128 fp16) there
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) quick = true;
     if (std::strcmp(argv[i], "--fp8") == 0) fp8 = true;
+    if (std::strncmp(argv[i], "--only=", 7) == 0) {
+      const std::string spec = argv[i] + 7;
+      const size_t colon = spec.find(':');
+      if (colon == std::string::npos) { std::fprintf(stderr, "--only=LAYER:M\n"); return 2; }
+      only_layer = spec.substr(0, colon);
+      only_m = std::atoi(spec.c_str() + colon + 1);
+    }
     if (std::strncmp(argv[i], "--tune-cache=", 13) == 0) tune_cache_path = argv[i] + 13;
   }
   mixserve::cuda::GemmTuneCache tune_cache;
@@ -162,12 +173,17 @@ int main(int argc, char** argv) {
               prop.l2CacheSize >> 20, copy_gbs);
   cublasHandle_t handle;
   if (cublasCreate(&handle) != CUBLAS_STATUS_SUCCESS) return 1;
-  const Shape shapes[] = {{"qkv", 6144, 4096}, {"o", 4096, 4096}, {"gate_up", 28672, 4096}, {"down", 4096, 14336}};
+  std::vector<Shape> shapes = {{"qkv", 6144, 4096}, {"o", 4096, 4096}, {"gate_up", 28672, 4096}, {"down", 4096, 14336}};
+  if (!only_layer.empty()) {
+    std::erase_if(shapes, [&](const Shape& s) { return s.name != only_layer; });
+    if (shapes.empty() || only_m < 1) { std::fprintf(stderr, "--only: unknown layer or M\n"); return 2; }
+  }
   std::vector<int> ms = {1, 16, 32, 64, 128, 256, 1024, 4096};
   if (quick) ms = {1, 16, 256};
+  if (only_m > 0) ms = {only_m};
   std::mt19937_64 rng(2026);
   if (fp8) {
-    run_fp8_table(shapes, 4, ms, copy_gbs, handle, rng);
+    run_fp8_table(shapes.data(), static_cast<int>(shapes.size()), ms, copy_gbs, handle, rng);
     cublasDestroy(handle);
     return 0;
   }
