@@ -56,7 +56,7 @@ struct GemmConfig {
 struct Fp8LtAlgo;
 
 // The configuration id of fp8 plans that run on cuBLASLt instead of a compiled tile configuration.
-inline constexpr int kGemmCublasLtConfig = 5;
+inline constexpr int kGemmCublasLtConfig = 7;
 // From this M on, fp8 plans use cuBLASLt by default where it has an algorithm: on the H100 it beat our kernel
 // on all four Llama-3-8B shapes from M = 16 (benchmarks/RESULTS.md, fp8 table); below, ours wins on 3 of 4.
 inline constexpr int kFp8CublasLtMinM = 16;

@@ -15,7 +15,7 @@
 //   # mixserve gemm tune cache v1
 //   device NVIDIA H100 80GB HBM3
 //   int4 128 f16 6144 4096 16 config 1 splits 4 us 12.30
-// (fp8 entries may name config 5: cuBLASLt, kGemmCublasLtConfig.)
+// (fp8 entries may name config 7: cuBLASLt, kGemmCublasLtConfig.)
 #include <cuda_runtime.h>
 
 #include <map>

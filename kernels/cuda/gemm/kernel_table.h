@@ -10,7 +10,7 @@ struct KernelEntry {
   GemmConfig config;
 };
 
-constexpr int kConfigCount = 5;
+constexpr int kConfigCount = 7;
 // Entries indexed by GemmConfig::id; defined in gemm_int4.cu, gemm_int8.cu and gemm_fp8.cu.
 const KernelEntry* int4_kernels(ActDtype act);
 const KernelEntry* int8_kernels(ActDtype act);
