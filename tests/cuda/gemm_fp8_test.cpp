@@ -141,7 +141,9 @@ TEST_P(GemmFp8, EveryConfigurationSplitAndCublasLt) {
   ASSERT_TRUE(dw.ok());
   auto forced = cuda::plan_gemm(*dw, 300, cuda::kGemmCublasLtConfig);
   EXPECT_FALSE(forced.ok());
-  if (!forced.ok()) EXPECT_EQ(forced.status().code(), StatusCode::unsupported) << forced.status().to_string();
+  if (!forced.ok()) {
+    EXPECT_EQ(forced.status().code(), StatusCode::unsupported) << forced.status().to_string();
+  }
   std::string plan;
   EXPECT_LT(run_case(w, 300, act, rng, -1, 0, &plan), tolerance(act));
   EXPECT_EQ(plan.find("cuBLASLt"), std::string::npos) << plan;
