@@ -26,7 +26,8 @@ int default_config(int m) { return m <= 8 ? 5 : m <= 64 ? 1 : m <= 256 ? 2 : m <
 
 const gemm::KernelEntry* table_for(const DeviceWeight& w) {
   switch (w.format) {
-    case WeightFormat::int4: return gemm::int4_kernels(w.act);
+    case WeightFormat::int4:
+      return w.group_size >= 64 ? gemm::int4_wide_group_kernels(w.act) : gemm::int4_group32_kernels(w.act);
     case WeightFormat::fp8_e4m3: return gemm::fp8_kernels(w.act);
     default: return gemm::int8_kernels(w.act);
   }

@@ -11,8 +11,10 @@ struct KernelEntry {
 };
 
 constexpr int kConfigCount = 7;
-// Entries indexed by GemmConfig::id; defined in gemm_int4.cu, gemm_int8.cu and gemm_fp8.cu.
-const KernelEntry* int4_kernels(ActDtype act);
+// Entries indexed by GemmConfig::id; defined in gemm_int4.cu (groups 64, 128), gemm_int4_g32.cu, gemm_int8.cu
+// and gemm_fp8.cu.
+const KernelEntry* int4_wide_group_kernels(ActDtype act);
+const KernelEntry* int4_group32_kernels(ActDtype act);
 const KernelEntry* int8_kernels(ActDtype act);
 const KernelEntry* fp8_kernels(ActDtype out);
 

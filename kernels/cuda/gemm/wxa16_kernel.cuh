@@ -9,7 +9,7 @@
 // write fp32 partials; the last to arrive (a counter per tile) sums them in split order, so results are
 // deterministic, and resets the counter.
 //
-// A format (Int4Format, Int8Format, Fp8Format) says where a lane's weight words are, how they become A
+// A format (Int4Format<wide groups>, Int8Format, Fp8Format) says where a lane's weight words are, how they become A
 // fragments, and which scales the epilogue applies. Int4/Int8 read the mma_v1 fragment-ordered layout, and x is
 // read by ldmatrix in the MMA's own k order. Fp8 reads plain row-major bytes (kLaneContiguousK): lane (g, t) takes
 // 16 contiguous bytes of a row per chunk, which puts physical columns 16 t + 4 s + {0..3} into step s's logical
@@ -31,6 +31,10 @@ __device__ __forceinline__ const uint4* fragment_ordered_word(const WxA16Params&
   return p.q + (static_cast<int64_t>(tile) * p.n_chunks + chunk) * kWords * 32 + v * 32 + lane;
 }
 
+// kWideGroups: group size >= 64, so a 64-column chunk lies in one group and one scale word serves its four
+// steps (half the scale registers and loads, and the scale broadcasts are shared by the steps); group 32 needs
+// the words of two groups per chunk.
+template <bool kWideGroups>
 struct Int4Format {
   static constexpr int kWords = 1;  // uint4 per lane per (tile, chunk)
   static constexpr bool kLaneContiguousK = false;
@@ -38,16 +42,22 @@ struct Int4Format {
     return fragment_ordered_word<kWords>(p, tile, chunk, lane, v);
   }
   struct Scale {
-    uint2 a, b;  // groups of steps 0-1 and 2-3 (differ only for group 32)
+    uint2 a;  // group of steps 0-1 (all four steps when kWideGroups)
+    uint2 b;  // group of steps 2-3 (unused when kWideGroups)
   };
   static __device__ __forceinline__ Scale load_scale(const WxA16Params& p, int tile, int chunk, int g) {
     const uint2* s = static_cast<const uint2*>(p.scales) + static_cast<int64_t>(tile) * p.n_groups_pad * 8 + g;
-    const int grp_a = chunk * 64 / p.group_size, grp_b = (chunk * 64 + 32) / p.group_size;
-    return {__ldg(s + grp_a * 8), __ldg(s + grp_b * 8)};
+    const int grp_a = chunk * 64 / p.group_size;
+    if constexpr (kWideGroups) {
+      return {__ldg(s + grp_a * 8), {}};
+    } else {
+      const int grp_b = (chunk * 64 + 32) / p.group_size;
+      return {__ldg(s + grp_a * 8), __ldg(s + grp_b * 8)};
+    }
   }
   template <typename T>
   static __device__ __forceinline__ void dequant(const uint4 (&w)[1], const Scale& s, int step, uint32_t (&a)[4]) {
-    const uint2 sz = step < 2 ? s.a : s.b;  // .x = {s_g, s_g8}, .y = {zz_g, zz_g8}
+    const uint2 sz = kWideGroups || step < 2 ? s.a : s.b;  // .x = {s_g, s_g8}, .y = {zz_g, zz_g8}
     const uint32_t ss_lo = prmt(sz.x, 0, 0x1010), ss_hi = prmt(sz.x, 0, 0x3232);
     const uint32_t zz_lo = prmt(sz.y, 0, 0x1010), zz_hi = prmt(sz.y, 0, 0x3232);
     const uint32_t word = step == 0 ? w[0].x : step == 1 ? w[0].y : step == 2 ? w[0].z : w[0].w;
