@@ -1,5 +1,7 @@
 #include "core/quantization_config.h"
 
+#include <cctype>
+
 #include <nlohmann/json.hpp>
 
 namespace mixserve {
