@@ -213,6 +213,15 @@ TEST(PrequantizedLoad, ClearErrorsForWhatCannotLoadAsIs) {
   }
 }
 
+// DIR_OUT/config.json: DIR_IN's with a "quantization_config" entry (a JSON object text) added.
+void write_config_with_quantization(const std::string& dir_in, const std::string& dir_out,
+                                    const std::string& quantization_config) {
+  std::ifstream in(dir_in + "/config.json");
+  const std::string config((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::ofstream(dir_out + "/config.json")
+      << config.substr(0, config.rfind('}')) + ", \"quantization_config\": " + quantization_config + "}";
+}
+
 // The synthetic checkpoint with every `*_proj.weight` RTN-quantized to fp8 and written as AutoFP8 / vLLM "fp8"
 // checkpoints are: BASE.weight F8_E4M3 [n][k], BASE.weight_scale F32 [n, 1], and config.json's
 // quantization_config = `quantization_config` (a JSON object text).
@@ -240,10 +249,7 @@ std::string hf_fp8_checkpoint(const std::string& preset, const std::string& tag,
   }
   fs::create_directories(out);
   EXPECT_TRUE(writer.write(out + "/model.safetensors").ok());
-  std::ifstream in(src + "/config.json");
-  std::string config((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  config = config.substr(0, config.rfind('}')) + ", \"quantization_config\": " + quantization_config + "}";
-  std::ofstream(out + "/config.json") << config;
+  write_config_with_quantization(src, out, quantization_config);
   return out;
 }
 
@@ -266,10 +272,7 @@ TEST(PrequantizedLoad, HfFp8CheckpointsLoadAsW8A8) {
   fs::create_directories(float_dir);
   const std::string src = test::synth_model_dir("tiny", kSeed);
   fs::copy_file(src + "/model.safetensors", float_dir + "/model.safetensors", fs::copy_options::overwrite_existing);
-  std::ifstream in(src + "/config.json");
-  std::string config((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::ofstream(float_dir + "/config.json")
-      << config.substr(0, config.rfind('}')) + R"(, "quantization_config": {"quant_method": "awq", "bits": 4, "group_size": 128}})";
+  write_config_with_quantization(src, float_dir, R"({"quant_method": "awq", "bits": 4, "group_size": 128})");
   const Status float_st = load_status(float_dir, options(std::nullopt, 128));
   ASSERT_FALSE(float_st.ok());
   EXPECT_NE(float_st.message().find("holds float weights"), std::string::npos) << float_st.to_string();

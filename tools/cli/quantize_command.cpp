@@ -61,12 +61,12 @@ Result<double> quantize_tensor(const std::string& name, const TensorRef& t, Weig
   const QuantizedWeight dense = make_dense_weight_from_bytes(t.bytes.data(), n, k, dense_format(t.info->dtype));
   const std::vector<float> w = dequantize(dense);
   const std::string base = name.substr(0, name.size() - std::string(".weight").size());
+  writer.set_metadata(base + ".shape", std::to_string(n) + "," + std::to_string(k));
   if (format == WeightFormat::fp8_e4m3) {
     QuantizedWeight q = quantize_fp8(w.data(), n, k);
     const double err = relative_error(dequantize(q), w);
     writer.add(base + ".qweight", DType::fp8_e4m3, {n, k}, std::move(q.data));
     writer.add(base + ".scales", DType::f32, {n}, float_bytes(q.scales));
-    writer.set_metadata(base + ".shape", std::to_string(n) + "," + std::to_string(k));
     return err;
   }
   const QuantizedWeight q = format == WeightFormat::int4 ? quantize_int4(w.data(), n, k, group) : quantize_int8(w.data(), n, k);
@@ -78,7 +78,6 @@ Result<double> quantize_tensor(const std::string& name, const TensorRef& t, Weig
       format == WeightFormat::int4 ? std::vector<int64_t>{n, q.n_groups()} : std::vector<int64_t>{n};
   writer.add(base + ".scales", DType::f32, scale_shape, float_bytes(packed.scales));
   if (format == WeightFormat::int4) writer.add(base + ".qzeros", DType::f32, scale_shape, float_bytes(packed.zeros));
-  writer.set_metadata(base + ".shape", std::to_string(n) + "," + std::to_string(k));
   return err;
 }
 

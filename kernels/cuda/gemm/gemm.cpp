@@ -77,9 +77,9 @@ int pick_splits(int units, int n_chunks, int slots, int min_chunks, int block_m)
 
 int gemm_default_config(int m) { return default_config(m); }
 int gemm_config_count() { return gemm::kConfigCount; }
-int gemm_config_count(const DeviceWeight& w) {
+int gemm_config_count(WeightFormat format) {
   static_assert(kGemmCublasLtConfig == gemm::kConfigCount);
-  return w.format == WeightFormat::fp8_e4m3 ? gemm::kConfigCount + 1 : gemm::kConfigCount;
+  return format == WeightFormat::fp8_e4m3 ? gemm::kConfigCount + 1 : gemm::kConfigCount;
 }
 
 std::string GemmPlan::describe() const {
@@ -142,7 +142,7 @@ Status run_gemm(const GemmPlan& plan, const DeviceWeight& w, const GemmArgs& arg
     return invalid_argument("run_gemm: the plan needs " + std::to_string(plan.workspace_bytes) + " bytes of workspace");
   }
   const void* x = args.x;
-  const float* x_scales = nullptr;
+  float* x_scales = nullptr;
   if (w.format == WeightFormat::fp8_e4m3) {
     uint8_t* ws = static_cast<uint8_t*>(args.workspace->data);
     void* codes = ws + plan.codes_offset;
@@ -151,7 +151,7 @@ Status run_gemm(const GemmPlan& plan, const DeviceWeight& w, const GemmArgs& arg
         {.x = args.x, .act = w.act, .m = plan.m, .k = static_cast<int>(w.k), .codes = codes,
          .codes_stride = static_cast<int>(plan.lt ? w.k_pad : w.k),
          .layout = plan.lt ? Fp8CodeLayout::e4m3_bytes : Fp8CodeLayout::f16_values,
-         .scales = const_cast<float*>(x_scales)},
+         .scales = x_scales},
         args.stream));
     if (plan.lt) {
       return run_fp8_lt(*plan.lt, {.w_codes = w.q, .w_scales = static_cast<const float*>(w.scales), .x_codes = codes,

@@ -101,7 +101,7 @@ class GemmWorkspace {
 Result<GemmPlan> plan_gemm(const DeviceWeight& w, int m, int config_id = -1, int splits = 0);
 int gemm_default_config(int m);                 // plan_gemm's tile configuration for m by default
 int gemm_config_count();                        // the compiled tile configurations
-int gemm_config_count(const DeviceWeight& w);   // plus cuBLASLt for fp8
+int gemm_config_count(WeightFormat format);     // plus cuBLASLt for fp8
 
 struct GemmArgs {
   const void* x = nullptr;  // [m][k], k % 8 == 0 (16-byte rows), 16-byte aligned

@@ -127,8 +127,7 @@ Result<GemmTuneCache> GemmTuneCache::load(const std::string& path, const std::st
     if (!f.ok()) return f.status().with_context(where);
     auto a = parse_act(act);
     if (!a.ok()) return a.status().with_context(where);
-    const int configs = *f == WeightFormat::fp8_e4m3 ? gemm_config_count() + 1 : gemm_config_count();  // + cuBLASLt
-    if (choice.config_id < 0 || choice.config_id >= configs || choice.splits < 1 ||
+    if (choice.config_id < 0 || choice.config_id >= gemm_config_count(*f) || choice.splits < 1 ||
         key.m_bucket != gemm_m_bucket(key.m_bucket))
       return invalid_argument(where + "config, splits or M bucket out of range: '" + line + "'");
     key.format = *f;
@@ -162,7 +161,7 @@ Result<GemmTuneChoice> tune_gemm(const DeviceWeight& w, int m, const void* x, vo
   // Every distinct plan once: plan_gemm's own pick (splits 0) and each split candidate, per configuration.
   std::vector<GemmPlan> plans;
   size_t workspace = 0;
-  for (int id = 0; id < gemm_config_count(w); ++id) {
+  for (int id = 0; id < gemm_config_count(w.format); ++id) {
     std::vector<int> splits(std::begin(kSplitCandidates), std::end(kSplitCandidates));
     splits.push_back(0);
     for (int s : splits) {
